@@ -1,0 +1,73 @@
+#pragma once
+// Model configurations: small named structs, serialised as JSON inside every checkpoint, so a
+// checkpoint alone rebuilds its model (including pruned ones with per-block widths).
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace tinyvit::models {
+
+// Vision Transformer, parameter names identical to timm's VisionTransformer:
+//   patch_embed.proj.{weight,bias}  Conv2d(in_chans, D, k=patch, s=patch)
+//   cls_token (1,1,D)   [dist_token (1,1,D) when distill_token]   pos_embed (1, T, D)
+//   blocks.i.norm1, blocks.i.attn.qkv (Linear D -> 3*H_i*hd), blocks.i.attn.proj (H_i*hd -> D),
+//   blocks.i.norm2, blocks.i.mlp.fc1 (D -> M_i), blocks.i.mlp.fc2 (M_i -> D)
+//   norm, head (D -> classes)   [head_dist when distill_token]
+// T = (img/patch)^2 + 1 (+1 with a distillation token). Pre-norm blocks, exact (erf) GELU.
+struct VitConfig {
+  int img_size = 32;
+  int patch_size = 4;
+  int in_chans = 3;
+  int num_classes = 10;
+  int embed_dim = 192;
+  int depth = 12;
+  int num_heads = 3;        // default heads per block
+  int head_dim = 0;         // 0 = embed_dim / num_heads; kept fixed when heads are pruned
+  float mlp_ratio = 4.f;    // default MLP width = mlp_ratio * embed_dim
+  std::vector<int> block_heads;  // per-block heads; empty = num_heads everywhere
+  std::vector<int> block_mlp;    // per-block MLP hidden width; empty = mlp_ratio * embed_dim
+  bool distill_token = false;    // DeiT distillation token + head_dist
+  float drop_path = 0.f;         // stochastic depth, linearly increasing over blocks
+  float dropout = 0.f;           // dropout after MLP / projection (training only)
+  double ln_eps = 1e-6;          // timm's LayerNorm eps
+
+  int grid() const { return img_size / patch_size; }
+  int num_patches() const { return grid() * grid(); }
+  int num_prefix_tokens() const { return distill_token ? 2 : 1; }
+  int num_tokens() const { return num_patches() + num_prefix_tokens(); }
+  int head_dim_resolved() const { return head_dim > 0 ? head_dim : embed_dim / num_heads; }
+  int heads_of(int block) const;
+  int mlp_of(int block) const;
+};
+
+// ResNet-18 (BasicBlock), parameter names identical to torchvision's resnet18:
+//   conv1, bn1, layer{1..4}.{j}.{conv1,bn1,conv2,bn2,downsample.0,downsample.1}, fc
+// stem "imagenet": conv1 7x7/2 pad 3 + maxpool 3x3/2; stem "cifar": conv1 3x3/1 pad 1, no pool.
+struct ResNetConfig {
+  std::string stem = "cifar";
+  std::vector<int> layers{2, 2, 2, 2};
+  int width = 64;           // channels of layer1 (doubles per stage)
+  int in_chans = 3;
+  int num_classes = 10;
+  int img_size = 32;        // the input size the model is trained/exported at
+};
+
+struct ModelConfig {
+  std::string name;         // registry name it came from ("vit_tiny_patch4_32", ...)
+  std::string family;       // "vit" | "resnet"
+  VitConfig vit;            // valid when family == "vit"
+  ResNetConfig resnet;      // valid when family == "resnet"
+
+  int img_size() const { return family == "vit" ? vit.img_size : resnet.img_size; }
+  int num_classes() const { return family == "vit" ? vit.num_classes : resnet.num_classes; }
+};
+
+void to_json(nlohmann::json& j, const ModelConfig& c);
+void from_json(const nlohmann::json& j, ModelConfig& c);  // throws tinyvit::Error on bad fields
+
+// Throws tinyvit::Error with a readable reason if the config cannot be built
+// (e.g. img_size not divisible by patch_size, non-positive widths).
+void validate(const ModelConfig& c);
+
+}  // namespace tinyvit::models
