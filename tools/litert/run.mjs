@@ -17,6 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -38,6 +39,10 @@ async function loadRuntime() {
   }
   // The shim: what a web worker would provide.
   globalThis.self = globalThis;
+  // The Emscripten glue detects Node and then wants CommonJS globals.
+  globalThis.require = createRequire(import.meta.url);
+  globalThis.__dirname = wasmDir;
+  globalThis.__filename = glue;
   globalThis.importScripts = (url) => {
     const file = url.startsWith('file:') ? fileURLToPath(url) : url;
     vm.runInThisContext(fs.readFileSync(file, 'utf8'), { filename: file });
