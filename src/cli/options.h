@@ -1,0 +1,14 @@
+#pragma once
+// Command-line options shared by several commands, bound to the same structs the TOML
+// configuration fills (so flags and config keys have one meaning).
+#include <CLI/CLI.hpp>
+
+#include "pipeline/stage.h"
+
+namespace tinyvit::cli {
+
+void add_data_options(CLI::App* cmd, pipeline::DataConfig& d);
+void add_stage_options(CLI::App* cmd, pipeline::StageConfig& s, bool student);
+void add_runtime_options(CLI::App* cmd, int& threads, std::string& device, uint64_t& seed);
+
+}  // namespace tinyvit::cli

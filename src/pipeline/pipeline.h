@@ -1,0 +1,18 @@
+#pragma once
+// `tinyvit pipeline`: every stage into one run directory.
+//   config.toml      the resolved configuration
+//   teacher.pt       [teacher] trained with cross-entropy
+//   student.pt       [student] distilled from teacher.pt
+//   metrics.jsonl    one line per epoch and stage
+//   summary.json     validation accuracy, parameters, MACs, time per stage
+//   pipeline.log     everything printed
+// Rerunning the same command skips finished stages and resumes an interrupted one.
+#include <nlohmann/json.hpp>
+
+#include "pipeline/config.h"
+
+namespace tinyvit::pipeline {
+
+nlohmann::json run_pipeline(const PipelineConfig& config);
+
+}  // namespace tinyvit::pipeline

@@ -1,0 +1,115 @@
+#include "pipeline/stage.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "common/error.h"
+#include "models/checkpoint.h"
+#include "models/registry.h"
+
+namespace tinyvit::pipeline {
+
+PreparedData prepare_data(const DataConfig& c) {
+  if (c.path.empty()) throw Error("no data path given (--data PATH or [data] path in the config)");
+  const auto t0 = std::chrono::steady_clock::now();
+  PreparedData d;
+  data::LoadOptions lo;
+  lo.store_size = c.store_size;
+  lo.skip_bad = c.skip_bad;
+  lo.cache_dir = c.cache_dir;
+  d.dataset = data::load_dataset(c.path, lo);
+  if (c.val_size <= 0 || c.val_size >= d.dataset.size())
+    throw Error(fmt::format("val_size {} must be between 1 and the data set size - 1 ({})",
+                            c.val_size, d.dataset.size() - 1));
+  auto split = data::stratified_split(d.dataset.labels, c.val_size, c.split_seed);
+  d.train = data::stratified_subset(split.train, d.dataset.labels, c.train_limit, c.split_seed + 1);
+  d.val = data::stratified_subset(split.val, d.dataset.labels, c.val_limit, c.split_seed + 2);
+
+  // Per-channel mean/std of the training part: (x/255 - mean) / std is the model's input.
+  double sum[3] = {0, 0, 0}, sq[3] = {0, 0, 0};
+  const int64_t px = int64_t(d.dataset.height) * d.dataset.width;
+  for (int64_t i : d.train) {
+    const uint8_t* p = d.dataset.image(i);
+    for (int64_t k = 0; k < px; ++k)
+      for (int ch = 0; ch < 3; ++ch) {
+        const double v = p[k * 3 + ch] / 255.0;
+        sum[ch] += v;
+        sq[ch] += v * v;
+      }
+  }
+  const double n = static_cast<double>(px) * static_cast<double>(d.train.size());
+  for (int ch = 0; ch < 3; ++ch) {
+    const double m = sum[ch] / n;
+    d.mean[ch] = static_cast<float>(m);
+    d.std[ch] = static_cast<float>(std::sqrt(std::max(1e-12, sq[ch] / n - m * m)));
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cerr << fmt::format("[data] {}: {} images, {} classes, {}x{}; train {} / val {} ({:.1f} s)\n",
+                           c.path, d.dataset.size(), d.dataset.num_classes(), d.dataset.height,
+                           d.dataset.width, d.train.size(), d.val.size(), secs);
+  return d;
+}
+
+data::LoaderOptions loader_options(const PreparedData& d, const DataConfig& dc, int64_t batch,
+                                   int input_size, bool train, const data::AugmentOptions& aug,
+                                   uint64_t seed) {
+  data::LoaderOptions o;
+  o.batch_size = batch;
+  o.shuffle = train;
+  o.drop_last = train;
+  o.augment = train;
+  o.aug = aug;
+  o.input_size = input_size;
+  o.mean = d.mean;
+  o.std = d.std;
+  o.seed = seed;
+  o.num_workers = dc.workers;
+  return o;
+}
+
+train::TrainResult run_stage(const PreparedData& d, const DataConfig& dc, const StageConfig& sc,
+                             const std::string& teacher_ckpt, const std::string& out_ckpt,
+                             const std::string& metrics_path, bool resume) {
+  models::ModelConfig mc = models::model_config(sc.model, d.dataset.num_classes());
+  if (mc.family == "vit") {
+    mc.vit.distill_token = sc.distill_token;
+    mc.vit.drop_path = sc.drop_path;
+  } else if (sc.distill_token) {
+    throw Error("distill_token needs a ViT student, '" + sc.model + "' is a " + mc.family);
+  }
+  models::ClassifierPtr teacher;
+  if (!teacher_ckpt.empty()) {
+    auto t = models::load_checkpoint(teacher_ckpt);
+    if (t.model->config().num_classes() != mc.num_classes())
+      throw Error(fmt::format("teacher '{}' has {} classes, the data has {}", teacher_ckpt,
+                              t.model->config().num_classes(), mc.num_classes()));
+    teacher = t.model;
+  }
+  torch::manual_seed(sc.train.seed);
+  auto model = models::build_model(mc);
+
+  const int input = mc.img_size();
+  data::BatchLoader train_loader(
+      d.dataset, d.train,
+      loader_options(d, dc, sc.batch_size, input, true, sc.aug, sc.train.seed));
+  data::BatchLoader val_loader(
+      d.dataset, d.val, loader_options(d, dc, 256, input, false, sc.aug, sc.train.seed));
+
+  nlohmann::json meta = {{"mean", d.mean},
+                         {"std", d.std},
+                         {"class_names", d.dataset.class_names},
+                         {"input_size", input},
+                         {"model", sc.model},
+                         {"data", dc.path},
+                         {"val_size", dc.val_size},
+                         {"split_seed", dc.split_seed},
+                         {"teacher", teacher_ckpt}};
+  train::Trainer trainer(model, teacher, train_loader, val_loader, sc.train, meta, out_ckpt,
+                         metrics_path);
+  return trainer.run(resume);
+}
+
+}  // namespace tinyvit::pipeline
