@@ -1,5 +1,7 @@
 #include "export/tflite_export.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -50,6 +52,18 @@ ExportResult export_tflite(const models::ModelConfig& config, const ParamMap& pa
                                    : "; input: NHWC float32 pixels in [0,1]");
   }
   GraphBuilder graph(description);
+  // Our conventions, machine-readable (verify and predict read them back).
+  nlohmann::json meta = {{"producer", "tinyvit-edge"},
+                         {"model", config.name},
+                         {"family", config.family},
+                         {"target", lo.gelu_tanh ? "tflm" : "tflite"},
+                         {"input", lo.mean.empty() ? "normalized" : "pixels_0_1"},
+                         {"layout", "NHWC"}};
+  if (!lo.mean.empty()) {
+    meta["mean"] = lo.mean;
+    meta["std"] = lo.std;
+  }
+  graph.add_metadata("tinyvit", meta.dump());
   Emitter e(graph);
   torch::NoGradGuard no_grad;
   if (config.family == "vit") {

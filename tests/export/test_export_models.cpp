@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "export/tflite_reader.h"
+#include "export/verify.h"
 #include "export_test_util.h"
 #include "models/registry.h"
 
@@ -204,6 +205,29 @@ TEST(ExportModels, TflmProfileReplacesGelu) {
   EXPECT_EQ(r.op_counts.at("TANH"), 2);
   EXPECT_LE(c.max_diff, 1e-2);
   EXPECT_GT(c.max_diff, 0.0);
+}
+
+TEST(ExportModels, VerifyReportsAgreementDiffAndAccuracy) {
+  const auto m = make_model(tiny_resnet("cifar"), 30);
+  ExportOptions o;
+  o.mean = kMean;
+  o.std = kStd;
+  const std::string path = testing::temp_path("verify.tflite");
+  write_tflite(path, export_tflite(*m, o).bytes);
+  const auto meta = read_tinyvit_metadata(path);
+  EXPECT_EQ(meta.at("input"), "pixels_0_1");
+  torch::manual_seed(5);
+  const torch::Tensor pixels = torch::rand({24, 3, 32, 32});
+  const torch::Tensor labels = torch::randint(0, 10, {24});
+  const VerifyResult r = verify_tflite(*m, path, pixels, labels, kMean, kStd);
+  std::cout << format_verify(r);
+  EXPECT_EQ(r.count, 24);
+  EXPECT_EQ(r.agreement, 1.0);
+  EXPECT_LE(r.max_abs_diff, 1e-4);
+  EXPECT_LE(r.mean_abs_diff, r.max_abs_diff);
+  EXPECT_EQ(r.torch_accuracy, r.tflite_accuracy);
+  // A checkpoint with other statistics than the file's is refused, not silently compared.
+  EXPECT_THROW(verify_tflite(*m, path, pixels, labels, {0.5f, 0.5f, 0.5f}, kStd), Error);
 }
 
 TEST(ExportModels, BadInputsGiveClearErrors) {

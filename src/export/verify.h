@@ -1,0 +1,44 @@
+#pragma once
+// Exported .tflite vs the LibTorch model it came from, with LiteRT.js as the runtime:
+// top-1 agreement, max/mean |logit difference|, and the accuracy of each.
+//
+// Both sides see the same images: `pixels` (N, C, S, S) in [0, 1]. LibTorch gets
+// (pixels - mean) / std (what its forward expects); the .tflite gets the pixels as NHWC when its
+// "tinyvit" metadata says normalization is inside the graph, else the normalized NHWC tensor.
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "models/model.h"
+
+namespace tinyvit::exporter {
+
+struct VerifyResult {
+  int64_t count = 0;
+  double agreement = 0;        // fraction of images with the same top-1 class
+  double max_abs_diff = 0;     // max over images and classes of |logit_tflite - logit_torch|
+  double mean_abs_diff = 0;
+  double torch_accuracy = 0;   // top-1 vs labels (when labels are given)
+  double tflite_accuracy = 0;
+  int64_t disagreements = 0;
+  // Disagreements where LibTorch's top-2 margin is within 2 x that image's max |diff|: a
+  // near-tie that float rounding can flip, not a lowering error.
+  int64_t near_tie_disagreements = 0;
+  double seconds_litert = 0;   // LiteRT.js wall time for the whole batch (one Node process)
+  double seconds_torch = 0;
+};
+
+VerifyResult verify_tflite(models::Classifier& model, const std::string& tflite_path,
+                           const torch::Tensor& pixels, const torch::Tensor& labels,
+                           const std::vector<float>& mean, const std::vector<float>& std);
+
+nlohmann::json to_json(const VerifyResult& r);
+std::string format_verify(const VerifyResult& r);
+
+// The "tinyvit" metadata entry our exporter writes (JSON: input convention, mean, std, model,
+// target); an empty object when the file has none.
+nlohmann::json read_tinyvit_metadata(const std::string& tflite_path);
+
+}  // namespace tinyvit::exporter
