@@ -1,0 +1,74 @@
+// tinyvit export --model CKPT --format tflite|c-array [--target tflm] -o OUT
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "common/error.h"
+#include "export/tflite_export.h"
+#include "models/checkpoint.h"
+
+void register_export_command(CLI::App& app) {
+  using namespace tinyvit;
+  struct Args {
+    std::string model;
+    std::string format = "tflite";
+    std::string target = "tflite";
+    std::string out;
+    std::string symbol = "g_model";
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "export", "Export a checkpoint as a float32 .tflite file or a C array for firmware");
+  cmd->add_option("--model", a->model, "Checkpoint")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--format", a->format, "tflite | c-array")
+      ->check(CLI::IsMember({"tflite", "c-array"}))
+      ->capture_default_str();
+  cmd->add_option("--target", a->target,
+                  "tflite (any TFLite runtime) | tflm (TensorFlow Lite Micro: GELU as tanh form)")
+      ->check(CLI::IsMember({"tflite", "tflm"}))
+      ->capture_default_str();
+  cmd->add_option("-o,--output", a->out,
+                  "Output .tflite file; for c-array a path prefix (writes PREFIX.h and PREFIX.cc)")
+      ->required();
+  cmd->add_option("--symbol", a->symbol, "C array name for --format c-array")
+      ->capture_default_str();
+  cmd->callback([a] {
+    auto loaded = models::load_checkpoint(a->model);
+    exporter::ExportOptions o;
+    o.target = exporter::parse_export_target(a->target);
+    if (loaded.meta.contains("mean") && loaded.meta.contains("std")) {
+      o.mean = loaded.meta["mean"].get<std::vector<float>>();
+      o.std = loaded.meta["std"].get<std::vector<float>>();
+    } else {
+      std::cerr << "note: " << a->model << " stores no mean/std: the exported model takes "
+                << "already-normalized NHWC input\n";
+    }
+    const auto r = exporter::export_tflite(*loaded.model, o);
+    std::string written;
+    if (a->format == "tflite") {
+      exporter::write_tflite(a->out, r.bytes);
+      written = a->out;
+    } else {
+      std::string prefix = a->out;
+      for (const char* ext : {".h", ".cc", ".cpp", ".c"}) {
+        const std::string e(ext);
+        if (prefix.size() > e.size() && prefix.compare(prefix.size() - e.size(), e.size(), e) == 0)
+          prefix.resize(prefix.size() - e.size());
+      }
+      exporter::write_c_array(prefix, r.bytes, a->symbol);
+      written = prefix + ".h, " + prefix + ".cc";
+    }
+    std::cout << fmt::format(
+        "{}: {} ({}), {} bytes ({:+.2f}% vs {} parameter bytes), {} ops, {} tensors, "
+        "exported in {:.3f} s\n",
+        written, loaded.model->config().name, a->target, r.bytes.size(),
+        100.0 * (static_cast<double>(r.bytes.size()) / static_cast<double>(r.parameter_bytes) - 1),
+        r.parameter_bytes, r.num_ops, r.num_tensors, r.seconds);
+    std::cout << "input  image  float32 [" << fmt::format("{}", fmt::join(r.input_shape, ","))
+              << "] NHWC" << (o.mean.empty() ? ", normalized" : ", pixels in [0,1]") << "\n"
+              << "output logits float32 [" << fmt::format("{}", fmt::join(r.output_shape, ","))
+              << "]\n";
+  });
+}
