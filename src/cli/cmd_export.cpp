@@ -9,6 +9,8 @@
 #include "export/tflite_export.h"
 #include "models/checkpoint.h"
 
+namespace tinyvit::cli {
+
 void register_export_command(CLI::App& app) {
   using namespace tinyvit;
   struct Args {
@@ -72,3 +74,5 @@ void register_export_command(CLI::App& app) {
               << "]\n";
   });
 }
+
+}  // namespace tinyvit::cli

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "common/error.h"
 #include "pipeline/stage.h"
 #include "train/trainer.h"
 
@@ -24,6 +25,8 @@ struct TrainArgs {
 };
 
 void run(TrainArgs& a) {
+  if (a.stage.model.empty() && a.stage.init.empty())
+    throw Error("name a model (--model / --student NAME) or a checkpoint to start from (--init)");
   const int threads = train::configure_threads(a.threads);
   train::install_stop_handlers();
   a.stage.train.device = a.device;
@@ -54,8 +57,8 @@ void register_train_command(CLI::App& app) {
     auto a = std::make_shared<TrainArgs>();
     a->stage.train.stage = "train";
     auto* cmd = app.add_subcommand("train", "Train a model with cross-entropy (e.g. the teacher)");
-    cmd->add_option("--model", a->stage.model, "Registered model name (see `tinyvit info --list`)")
-        ->required();
+    cmd->add_option("--model", a->stage.model,
+                    "Registered model name (see `tinyvit info --list`); or give --init");
     add_common(cmd, *a);
     add_stage_options(cmd, a->stage, /*student=*/false);
     cmd->callback([a] { run(*a); });
@@ -69,7 +72,7 @@ void register_train_command(CLI::App& app) {
     cmd->add_option("--teacher", a->teacher, "Teacher checkpoint (frozen, eval mode)")
         ->required()
         ->check(CLI::ExistingFile);
-    cmd->add_option("--student", a->stage.model, "Registered student model name")->required();
+    cmd->add_option("--student", a->stage.model, "Registered student model name; or give --init");
     add_common(cmd, *a);
     add_stage_options(cmd, a->stage, /*student=*/true);
     cmd->callback([a] { run(*a); });

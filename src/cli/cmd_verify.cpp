@@ -16,6 +16,8 @@
 #include "pipeline/stage.h"
 #include "train/trainer.h"
 
+namespace tinyvit::cli {
+
 void register_verify_command(CLI::App& app) {
   using namespace tinyvit;
   struct Args {
@@ -70,3 +72,5 @@ void register_verify_command(CLI::App& app) {
     if (!a->json_out.empty()) write_text_atomic(a->json_out, exporter::to_json(r).dump(2) + "\n");
   });
 }
+
+}  // namespace tinyvit::cli

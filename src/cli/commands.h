@@ -8,9 +8,7 @@ void register_pipeline_command(CLI::App& app);
 void register_train_command(CLI::App& app);    // also registers `distill`
 void register_info_command(CLI::App& app);
 void register_evaluate_command(CLI::App& app);
-
-}  // namespace tinyvit::cli
-
-// Commands of the export stage (src/cli/cmd_export.cpp, cmd_verify.cpp).
 void register_export_command(CLI::App& app);
 void register_verify_command(CLI::App& app);
+
+}  // namespace tinyvit::cli

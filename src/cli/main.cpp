@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   tinyvit::cli::register_train_command(app);
   tinyvit::cli::register_evaluate_command(app);
   tinyvit::cli::register_info_command(app);
+  tinyvit::cli::register_export_command(app);
+  tinyvit::cli::register_verify_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -25,6 +25,7 @@ void add_data_options(CLI::App* cmd, pipeline::DataConfig& d) {
 void add_stage_options(CLI::App* cmd, pipeline::StageConfig& s, bool student) {
   auto& t = s.train;
   auto& a = s.aug;
+  cmd->add_option("--init", s.init, "Start from this checkpoint's weights (e.g. imported)");
   cmd->add_option("--epochs", t.epochs)->capture_default_str();
   cmd->add_option("--batch-size", s.batch_size)->capture_default_str();
   cmd->add_option("--optimizer", t.optimizer, "adamw | sgd")

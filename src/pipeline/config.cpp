@@ -67,6 +67,7 @@ std::vector<Field> stage_fields(StageConfig& s, bool student) {
   auto& a = s.aug;
   std::vector<Field> f = {
       field("model", s.model),
+      field("init", s.init),
       field("epochs", t.epochs),
       field("batch_size", s.batch_size),
       field("optimizer", t.optimizer),

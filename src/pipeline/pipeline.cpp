@@ -77,7 +77,10 @@ nlohmann::json run_pipeline(const PipelineConfig& c) {
   fs::create_directories(c.out);
   const std::string resolved = to_toml(c);
   const std::string cfg_path = (fs::path(c.out) / "config.toml").string();
-  if (fs::exists(cfg_path) && read_file_bytes(cfg_path) != resolved) {
+  // The stored config is re-parsed, so keys added by newer versions (with their defaults) do
+  // not count as a change.
+  if (fs::exists(cfg_path) &&
+      to_toml(parse_pipeline_config(read_file_bytes(cfg_path), cfg_path)) != resolved) {
     throw Error(fmt::format(
         "run directory '{}' holds a run with a different configuration (see its config.toml); "
         "choose another --out or delete the directory",

@@ -73,7 +73,14 @@ data::LoaderOptions loader_options(const PreparedData& d, const DataConfig& dc, 
 train::TrainResult run_stage(const PreparedData& d, const DataConfig& dc, const StageConfig& sc,
                              const std::string& teacher_ckpt, const std::string& out_ckpt,
                              const std::string& metrics_path, bool resume) {
-  models::ModelConfig mc = models::model_config(sc.model, d.dataset.num_classes());
+  models::LoadedModel init;
+  if (!sc.init.empty()) init = models::load_checkpoint(sc.init);
+  models::ModelConfig mc = init.model ? init.model->config()
+                                      : models::model_config(sc.model, d.dataset.num_classes());
+  if (mc.num_classes() != d.dataset.num_classes())
+    throw Error(fmt::format("'{}' has {} classes, the data has {} (re-import with --num-classes {})",
+                            sc.init, mc.num_classes(), d.dataset.num_classes(),
+                            d.dataset.num_classes()));
   if (mc.family == "vit") {
     mc.vit.distill_token = sc.distill_token;
     mc.vit.drop_path = sc.drop_path;
@@ -90,6 +97,15 @@ train::TrainResult run_stage(const PreparedData& d, const DataConfig& dc, const 
   }
   torch::manual_seed(sc.train.seed);
   auto model = models::build_model(mc);
+  if (init.model) {
+    torch::NoGradGuard g;
+    auto src = init.model->named_parameters();
+    for (auto& p : model->named_parameters())
+      if (src.contains(p.key())) p.value().copy_(src[p.key()]);
+    auto srcb = init.model->named_buffers();
+    for (auto& b : model->named_buffers())
+      if (srcb.contains(b.key())) b.value().copy_(srcb[b.key()]);
+  }
 
   const int input = mc.img_size();
   data::BatchLoader train_loader(
@@ -106,7 +122,8 @@ train::TrainResult run_stage(const PreparedData& d, const DataConfig& dc, const 
                          {"data", dc.path},
                          {"val_size", dc.val_size},
                          {"split_seed", dc.split_seed},
-                         {"teacher", teacher_ckpt}};
+                         {"teacher", teacher_ckpt},
+                         {"init", sc.init}};
   train::Trainer trainer(model, teacher, train_loader, val_loader, sc.train, meta, out_ckpt,
                          metrics_path);
   return trainer.run(resume);

@@ -25,6 +25,8 @@ struct DataConfig {
 
 struct StageConfig {
   std::string model;             // registry name (registry.h)
+  std::string init;              // optional checkpoint to start from (e.g. `tinyvit import`);
+                                 // its architecture replaces `model`
   int64_t batch_size = 128;
   bool distill_token = false;    // DeiT distillation token (ViT students)
   float drop_path = 0.f;         // ViT stochastic depth (max rate)

@@ -8,6 +8,7 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "models/checkpoint.h"
+#include "models/model.h"
 #include "models/registry.h"
 
 using namespace tinyvit;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 
+#include "models/model.h"
 #include "models/registry.h"
 
 using namespace tinyvit;
