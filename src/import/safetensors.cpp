@@ -98,7 +98,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
 }
 
 SafetensorsFile::SafetensorsFile(std::string bytes, std::string what)
-    : bytes_(std::move(bytes)), what_(std::move(what)) {
+    : bytes_(bytes.begin(), bytes.end()), what_(std::move(what)) {
+  std::string().swap(bytes);  // free the caller's copy now
   auto fail = [&](const std::string& why) -> Error {
     return Error("safetensors file '" + what_ + "': " + why);
   };

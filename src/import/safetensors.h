@@ -52,7 +52,8 @@ class SafetensorsFile {
 
  private:
   const unsigned char* data_of(const TensorEntry& t) const;
-  std::string bytes_, what_;
+  std::vector<char> bytes_;  // exactly the file: no slack, so ASan sees any over-read
+  std::string what_;
   std::size_t data_start_ = 0;
   std::vector<TensorEntry> tensors_;
   std::map<std::string, std::string> metadata_;
