@@ -1,0 +1,352 @@
+// AVX2 + FMA variants of FULLY_CONNECTED, BATCH_MATMUL and CONV_2D (float32 and int8).
+// Same prepared parameters as the reference kernels (reference/*.cpp), chosen by prepare()
+// when the CPU has AVX2 and FMA (checked once at run time).
+//   int8: the integer sums are exact, so results are bit-exact with the reference: products
+//         w * (x - zx) with |x - zx| <= 255, |w| <= 128 fit int16 x int16 -> int32 pairs
+//         (_mm256_madd_epi16, sum of two <= 65280), accumulated in int32 lanes; the same
+//         requantization (MBQM) follows.
+//   float: 8-lane FMA partial sums, i.e. another summation order than the reference
+//         (differences of a few ulp of the sum; tests allow 1e-5 relative).
+#include <immintrin.h>
+
+#include "kernels/reference/batch_matmul.h"
+#include "kernels/x86/x86_kernels.h"
+#include "quant.h"
+
+namespace tinyvit::rt::x86 {
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+  return _mm_cvtss_f32(lo);
+}
+
+inline int32_t hsum_i32(__m256i v) {
+  __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+  lo = _mm_add_epi32(lo, hi);
+  lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0x4E));
+  lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0xB1));
+  return _mm_cvtsi128_si32(lo);
+}
+
+inline float dot_f(const float* x, const float* w, int n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  int k = 0;
+  for (; k + 16 <= n; k += 16) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), _mm256_loadu_ps(w + k), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k + 8), _mm256_loadu_ps(w + k + 8), a1);
+  }
+  for (; k + 8 <= n; k += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), _mm256_loadu_ps(w + k), a0);
+  float s = hsum(_mm256_add_ps(a0, a1));
+  for (; k < n; ++k) s += x[k] * w[k];
+  return s;
+}
+
+// sum_k w[k] * (x[k] + off), exact in int32.
+inline int32_t dot_q(const int8_t* x, const int8_t* w, int n, int32_t off) {
+  const __m256i o16 = _mm256_set1_epi16(static_cast<int16_t>(off));
+  __m256i acc = _mm256_setzero_si256();
+  int k = 0;
+  for (; k + 16 <= n; k += 16) {
+    const __m256i xv = _mm256_add_epi16(
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + k))), o16);
+    const __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(xv, wv));
+  }
+  int32_t s = hsum_i32(acc);
+  for (; k < n; ++k) s += static_cast<int32_t>(w[k]) * (x[k] + off);
+  return s;
+}
+
+// Four output units at once: the converted x vector is reused 4 times.
+inline void dot_q4(const int8_t* x, const int8_t* w, int64_t ws, int n, int32_t off, int32_t out[4]) {
+  const __m256i o16 = _mm256_set1_epi16(static_cast<int16_t>(off));
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  int k = 0;
+  for (; k + 16 <= n; k += 16) {
+    const __m256i xv = _mm256_add_epi16(
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + k))), o16);
+    auto wl = [&](int j) {
+      return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + j * ws + k)));
+    };
+    a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(xv, wl(0)));
+    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(xv, wl(1)));
+    a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(xv, wl(2)));
+    a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(xv, wl(3)));
+  }
+  out[0] = hsum_i32(a0);
+  out[1] = hsum_i32(a1);
+  out[2] = hsum_i32(a2);
+  out[3] = hsum_i32(a3);
+  for (; k < n; ++k)
+    for (int j = 0; j < 4; ++j) out[j] += static_cast<int32_t>(w[j * ws + k]) * (x[k] + off);
+}
+
+// Four output units for float.
+inline void dot_f4(const float* x, const float* w, int64_t ws, int n, float out[4]) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int k = 0;
+  for (; k + 8 <= n; k += 8) {
+    const __m256 xv = _mm256_loadu_ps(x + k);
+    a0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w + k), a0);
+    a1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w + ws + k), a1);
+    a2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w + 2 * ws + k), a2);
+    a3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w + 3 * ws + k), a3);
+  }
+  out[0] = hsum(a0);
+  out[1] = hsum(a1);
+  out[2] = hsum(a2);
+  out[3] = hsum(a3);
+  for (; k < n; ++k)
+    for (int j = 0; j < 4; ++j) out[j] += x[k] * w[j * ws + k];
+}
+
+inline float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+}  // namespace
+
+bool available() { return cpu_has_avx2_fma(); }
+
+void fully_connected_float_avx2(const OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& w = ctx.in(1);
+  const OpParams& p = ctx.op.p;
+  const float* b = ctx.has_in(2) ? ctx.in(2).as<const float>() : nullptr;
+  const int K = w.dims[1], U = w.dims[0];
+  const int64_t R = x.elements / K;
+  const float* xp = x.as<const float>();
+  const float* wp = w.as<const float>();
+  float* yp = ctx.out().as<float>();
+  for (int64_t r = 0; r < R; ++r) {
+    const float* xr = xp + r * K;
+    float* yr = yp + r * U;
+    int u = 0;
+    for (; u + 4 <= U; u += 4) {
+      float s[4];
+      dot_f4(xr, wp + static_cast<int64_t>(u) * K, K, K, s);
+      for (int j = 0; j < 4; ++j) yr[u + j] = clampf(s[j] + (b ? b[u + j] : 0.f), p.fact_min, p.fact_max);
+    }
+    for (; u < U; ++u)
+      yr[u] = clampf(dot_f(xr, wp + static_cast<int64_t>(u) * K, K) + (b ? b[u] : 0.f), p.fact_min,
+                     p.fact_max);
+  }
+}
+
+void fully_connected_int8_avx2(const OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& w = ctx.in(1);
+  const Tensor& y = ctx.out();
+  const OpParams& p = ctx.op.p;
+  const int32_t* b = ctx.has_in(2) ? ctx.in(2).as<const int32_t>() : nullptr;
+  const int K = w.dims[1], U = w.dims[0];
+  const int64_t R = x.elements / K;
+  const int32_t off = -x.zero_point;
+  const int8_t* xp = x.as<const int8_t>();
+  const int8_t* wp = w.as<const int8_t>();
+  int8_t* yp = y.as<int8_t>();
+  auto finish = [&](int32_t acc, int u) {
+    if (b) acc += b[u];
+    acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[u], p.channel_shifts[u]);
+    return static_cast<int8_t>(q::clamp(acc + y.zero_point, p.act_min, p.act_max));
+  };
+  for (int64_t r = 0; r < R; ++r) {
+    const int8_t* xr = xp + r * K;
+    int8_t* yr = yp + r * U;
+    int u = 0;
+    for (; u + 4 <= U; u += 4) {
+      int32_t s[4];
+      dot_q4(xr, wp + static_cast<int64_t>(u) * K, K, K, off, s);
+      for (int j = 0; j < 4; ++j) yr[u + j] = finish(s[j], u + j);
+    }
+    for (; u < U; ++u) yr[u] = finish(dot_q(xr, wp + static_cast<int64_t>(u) * K, K, off), u);
+  }
+}
+
+// y[m, :] = sum_k a[m, k] * b[k, :], vectorized over N (b rows are contiguous).
+void batch_matmul_float_avx2(const OpContext& ctx) {
+  const BmmGeometry g = bmm_geometry(ctx);
+  const float* ap = ctx.in(0).as<const float>();
+  const float* bp = ctx.in(1).as<const float>();
+  float* yp = ctx.out().as<float>();
+  const int64_t msa = static_cast<int64_t>(g.M) * g.K, msb = static_cast<int64_t>(g.K) * g.N;
+  for (int64_t i = 0; i < g.batches; ++i) {
+    int64_t oa, ob;
+    g.offsets(i, &oa, &ob);
+    const float* a = ap + oa * msa;
+    const float* b = bp + ob * msb;
+    float* y = yp + i * static_cast<int64_t>(g.M) * g.N;
+    for (int m = 0; m < g.M; ++m) {
+      const float* ar = a + static_cast<int64_t>(m) * g.K;
+      float* yr = y + static_cast<int64_t>(m) * g.N;
+      int n = 0;
+      for (; n + 32 <= g.N; n += 32) {
+        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+        for (int k = 0; k < g.K; ++k) {
+          const __m256 av = _mm256_set1_ps(ar[k]);
+          const float* br = b + static_cast<int64_t>(k) * g.N + n;
+          c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(br), c0);
+          c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(br + 8), c1);
+          c2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(br + 16), c2);
+          c3 = _mm256_fmadd_ps(av, _mm256_loadu_ps(br + 24), c3);
+        }
+        _mm256_storeu_ps(yr + n, c0);
+        _mm256_storeu_ps(yr + n + 8, c1);
+        _mm256_storeu_ps(yr + n + 16, c2);
+        _mm256_storeu_ps(yr + n + 24, c3);
+      }
+      for (; n + 8 <= g.N; n += 8) {
+        __m256 c0 = _mm256_setzero_ps();
+        for (int k = 0; k < g.K; ++k)
+          c0 = _mm256_fmadd_ps(_mm256_set1_ps(ar[k]), _mm256_loadu_ps(b + static_cast<int64_t>(k) * g.N + n), c0);
+        _mm256_storeu_ps(yr + n, c0);
+      }
+      for (; n < g.N; ++n) {
+        float s = 0.f;
+        for (int k = 0; k < g.K; ++k) s += ar[k] * b[static_cast<int64_t>(k) * g.N + n];
+        yr[n] = s;
+      }
+    }
+  }
+}
+
+void batch_matmul_int8_avx2(const OpContext& ctx) {
+  const BmmGeometry g = bmm_geometry(ctx);
+  const Tensor& A = ctx.in(0);
+  const Tensor& B = ctx.in(1);
+  const Tensor& Y = ctx.out();
+  const OpParams& p = ctx.op.p;
+  const int8_t* ap = A.as<const int8_t>();
+  const int8_t* bp = B.as<const int8_t>();
+  int8_t* yp = Y.as<int8_t>();
+  const int32_t a_off = -A.zero_point, b_off = -B.zero_point;
+  const __m256i bo = _mm256_set1_epi32(b_off);
+  const int64_t msa = static_cast<int64_t>(g.M) * g.K, msb = static_cast<int64_t>(g.K) * g.N;
+  auto finish = [&](int32_t acc) {
+    acc = q::multiply_by_quantized_multiplier(acc, p.multiplier, p.shift) + Y.zero_point;
+    return static_cast<int8_t>(q::clamp(acc, -128, 127));
+  };
+  for (int64_t i = 0; i < g.batches; ++i) {
+    int64_t oa, ob;
+    g.offsets(i, &oa, &ob);
+    const int8_t* a = ap + oa * msa;
+    const int8_t* b = bp + ob * msb;
+    int8_t* y = yp + i * static_cast<int64_t>(g.M) * g.N;
+    for (int m = 0; m < g.M; ++m) {
+      const int8_t* ar = a + static_cast<int64_t>(m) * g.K;
+      int8_t* yr = y + static_cast<int64_t>(m) * g.N;
+      int n = 0;
+      for (; n + 16 <= g.N; n += 16) {
+        __m256i c0 = _mm256_setzero_si256(), c1 = c0;
+        for (int k = 0; k < g.K; ++k) {
+          const __m256i av = _mm256_set1_epi32(ar[k] + a_off);
+          const int8_t* br = b + static_cast<int64_t>(k) * g.N + n;
+          const __m256i b0 = _mm256_add_epi32(
+              _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(br))), bo);
+          const __m256i b1 = _mm256_add_epi32(
+              _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(br + 8))), bo);
+          c0 = _mm256_add_epi32(c0, _mm256_mullo_epi32(av, b0));
+          c1 = _mm256_add_epi32(c1, _mm256_mullo_epi32(av, b1));
+        }
+        alignas(32) int32_t s[16];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(s), c0);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(s + 8), c1);
+        for (int j = 0; j < 16; ++j) yr[n + j] = finish(s[j]);
+      }
+      for (; n < g.N; ++n) {
+        int32_t s = 0;
+        for (int k = 0; k < g.K; ++k) s += (ar[k] + a_off) * (b[static_cast<int64_t>(k) * g.N + n] + b_off);
+        yr[n] = finish(s);
+      }
+    }
+  }
+}
+
+// CONV_2D: for each output pixel and channel, per filter row ky the taps (kx, ci) are one
+// contiguous run of KW * Ci values in both x and w when the whole row is inside the image.
+void conv2d_float_avx2(const OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& w = ctx.in(1);
+  const Tensor& y = ctx.out();
+  const OpParams& p = ctx.op.p;
+  const float* b = ctx.has_in(2) ? ctx.in(2).as<const float>() : nullptr;
+  const int N = x.dims[0], H = x.dims[1], W = x.dims[2], Ci = x.dims[3];
+  const int Co = w.dims[0], KH = w.dims[1], KW = w.dims[2];
+  const int OH = y.dims[1], OW = y.dims[2];
+  const float* xp = x.as<const float>();
+  const float* wp = w.as<const float>();
+  float* yp = y.as<float>();
+  const bool contiguous = p.i[3] == 1;
+  for (int n = 0; n < N; ++n)
+    for (int oy = 0; oy < OH; ++oy)
+      for (int ox = 0; ox < OW; ++ox) {
+        const int ix0 = ox * p.i[1] - p.i[5];
+        const bool row_inside = contiguous && ix0 >= 0 && ix0 + KW <= W;
+        float* yr = yp + ((static_cast<int64_t>(n) * OH + oy) * OW + ox) * Co;
+        for (int co = 0; co < Co; ++co) {
+          float acc = b ? b[co] : 0.f;
+          for (int ky = 0; ky < KH; ++ky) {
+            const int iy = oy * p.i[0] - p.i[4] + ky * p.i[2];
+            if (iy < 0 || iy >= H) continue;
+            const float* wr = wp + ((static_cast<int64_t>(co) * KH + ky) * KW) * Ci;
+            if (row_inside) {
+              acc += dot_f(xp + ((static_cast<int64_t>(n) * H + iy) * W + ix0) * Ci, wr, KW * Ci);
+              continue;
+            }
+            for (int kx = 0; kx < KW; ++kx) {
+              const int ix = ix0 + kx * p.i[3];
+              if (ix < 0 || ix >= W) continue;
+              acc += dot_f(xp + ((static_cast<int64_t>(n) * H + iy) * W + ix) * Ci, wr + kx * Ci, Ci);
+            }
+          }
+          yr[co] = clampf(acc, p.fact_min, p.fact_max);
+        }
+      }
+}
+
+void conv2d_int8_avx2(const OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& w = ctx.in(1);
+  const Tensor& y = ctx.out();
+  const OpParams& p = ctx.op.p;
+  const int32_t* b = ctx.has_in(2) ? ctx.in(2).as<const int32_t>() : nullptr;
+  const int N = x.dims[0], H = x.dims[1], W = x.dims[2], Ci = x.dims[3];
+  const int Co = w.dims[0], KH = w.dims[1], KW = w.dims[2];
+  const int OH = y.dims[1], OW = y.dims[2];
+  const int32_t off = -x.zero_point;
+  const int8_t* xp = x.as<const int8_t>();
+  const int8_t* wp = w.as<const int8_t>();
+  int8_t* yp = y.as<int8_t>();
+  const bool contiguous = p.i[3] == 1;
+  for (int n = 0; n < N; ++n)
+    for (int oy = 0; oy < OH; ++oy)
+      for (int ox = 0; ox < OW; ++ox) {
+        const int ix0 = ox * p.i[1] - p.i[5];
+        const bool row_inside = contiguous && ix0 >= 0 && ix0 + KW <= W;
+        int8_t* yr = yp + ((static_cast<int64_t>(n) * OH + oy) * OW + ox) * Co;
+        for (int co = 0; co < Co; ++co) {
+          int32_t acc = 0;
+          for (int ky = 0; ky < KH; ++ky) {
+            const int iy = oy * p.i[0] - p.i[4] + ky * p.i[2];
+            if (iy < 0 || iy >= H) continue;
+            const int8_t* wr = wp + ((static_cast<int64_t>(co) * KH + ky) * KW) * Ci;
+            if (row_inside) {
+              acc += dot_q(xp + ((static_cast<int64_t>(n) * H + iy) * W + ix0) * Ci, wr, KW * Ci, off);
+              continue;
+            }
+            for (int kx = 0; kx < KW; ++kx) {
+              const int ix = ix0 + kx * p.i[3];
+              if (ix < 0 || ix >= W) continue;
+              acc += dot_q(xp + ((static_cast<int64_t>(n) * H + iy) * W + ix) * Ci, wr + kx * Ci, Ci, off);
+            }
+          }
+          if (b) acc += b[co];
+          acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[co], p.channel_shifts[co]);
+          yr[co] = static_cast<int8_t>(q::clamp(acc + y.zero_point, p.act_min, p.act_max));
+        }
+      }
+}
+
+}  // namespace tinyvit::rt::x86

@@ -1,0 +1,18 @@
+#pragma once
+// x86 AVX2+FMA variants (matmul_avx2.cpp, compiled with -mavx2 -mfma; only called after
+// cpu_has_avx2_fma()). Same EvalFn interface and same prepared parameters as the reference
+// kernels they replace; int8 results are bit-exact with the reference, float results differ
+// only by summation order (FMA, 8 lanes).
+#include "kernels/kernel.h"
+
+namespace tinyvit::rt::x86 {
+
+bool available();  // built with the x86 variants and the CPU has AVX2 + FMA
+void fully_connected_float_avx2(const OpContext& ctx);
+void fully_connected_int8_avx2(const OpContext& ctx);
+void batch_matmul_float_avx2(const OpContext& ctx);
+void batch_matmul_int8_avx2(const OpContext& ctx);
+void conv2d_float_avx2(const OpContext& ctx);
+void conv2d_int8_avx2(const OpContext& ctx);
+
+}  // namespace tinyvit::rt::x86
