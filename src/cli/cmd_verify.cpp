@@ -10,7 +10,6 @@
 #include "cli/options.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
-#include "data/loader.h"
 #include "export/verify.h"
 #include "models/checkpoint.h"
 #include "pipeline/stage.h"
@@ -47,27 +46,14 @@ void register_verify_command(CLI::App& app) {
     auto m = models::load_checkpoint(a->model);
     if (a->limit > 0) a->data.val_limit = a->limit;
     const auto d = pipeline::prepare_data(a->data);
-    const int size = m.model->config().img_size();
-    auto lo = pipeline::loader_options(d, a->data, 256, size, false, {}, 0);
-    // Pixels in [0, 1] (mean 0, std 1); verify_tflite normalizes for LibTorch itself.
-    lo.mean = {0.f, 0.f, 0.f};
-    lo.std = {1.f, 1.f, 1.f};
-    lo.shuffle = false;
-    data::BatchLoader val(d.dataset, d.val, lo);
-    val.start_epoch(0);
-    std::vector<torch::Tensor> images, labels;
-    while (auto b = val.next()) {
-      images.push_back(b->images);
-      labels.push_back(b->labels);
-    }
-    if (images.empty()) throw Error("verify: the validation split of " + a->data.path + " is empty");
+    const auto [pixels, labels] =
+        pipeline::validation_pixels(d, a->data, m.model->config().img_size());
     std::vector<float> mean, std;
     if (m.meta.contains("mean") && m.meta.contains("std")) {
       mean = m.meta["mean"].get<std::vector<float>>();
       std = m.meta["std"].get<std::vector<float>>();
     }
-    const auto r = exporter::verify_tflite(*m.model, a->tflite, torch::cat(images),
-                                           torch::cat(labels), mean, std);
+    const auto r = exporter::verify_tflite(*m.model, a->tflite, pixels, labels, mean, std);
     std::cout << a->tflite << " vs " << a->model << "\n" << exporter::format_verify(r);
     if (!a->json_out.empty()) write_text_atomic(a->json_out, exporter::to_json(r).dump(2) + "\n");
   });

@@ -62,6 +62,11 @@ std::vector<Field> data_fields(DataConfig& d) {
           field("store_size", d.store_size)};
 }
 
+std::vector<Field> export_fields(ExportConfig& e) {
+  return {field("enabled", e.enabled), field("target", e.target),
+          field("verify_images", e.verify_images)};
+}
+
 std::vector<Field> stage_fields(StageConfig& s, bool student) {
   auto& t = s.train;
   auto& a = s.aug;
@@ -142,16 +147,20 @@ PipelineConfig parse_pipeline_config(const std::string& text, const std::string&
   c.student.model = "vit_micro_patch4_32";
   c.teacher.train.stage = "teacher";
   c.student.train.stage = "student";
-  static const std::set<std::string> tables = {"run", "data", "teacher", "student"};
+  static const std::set<std::string> tables = {"run", "data", "teacher", "student", "export"};
   for (const auto& [k, node] : root) {
     if (!tables.count(std::string(k.str())) || !node.is_table())
-      throw Error(fmt::format("{}: unknown section [{}] (known: [run], [data], [teacher], [student])",
+      throw Error(fmt::format("{}: unknown section [{}] (known: [run], [data], [teacher], [student], [export])",
                               origin, k.str()));
   }
   read_table(root["run"].as_table(), run_fields(c), "run", origin);
   read_table(root["data"].as_table(), data_fields(c.data), "data", origin);
   read_table(root["teacher"].as_table(), stage_fields(c.teacher, false), "teacher", origin);
   read_table(root["student"].as_table(), stage_fields(c.student, true), "student", origin);
+  read_table(root["export"].as_table(), export_fields(c.exporting), "export", origin);
+  if (c.exporting.target != "tflite" && c.exporting.target != "tflm")
+    throw Error(fmt::format("{}: [export] target must be \"tflite\" or \"tflm\", got \"{}\"",
+                            origin, c.exporting.target));
   if (c.out.empty()) c.out = "runs/" + c.name;
   return c;
 }
@@ -163,6 +172,7 @@ std::string to_toml(const PipelineConfig& c0) {
   root.insert("data", write_table(data_fields(c.data)));
   root.insert("teacher", write_table(stage_fields(c.teacher, false)));
   root.insert("student", write_table(stage_fields(c.student, true)));
+  root.insert("export", write_table(export_fields(c.exporting)));
   std::ostringstream os;
   os << root << "\n";
   return os.str();

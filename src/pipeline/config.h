@@ -8,6 +8,13 @@
 
 namespace tinyvit::pipeline {
 
+// [export]: float32 .tflite of student and teacher, verified against LibTorch in LiteRT.js.
+struct ExportConfig {
+  bool enabled = true;
+  std::string target = "tflite";   // "tflite" | "tflm" (GELU as tanh approximation)
+  int64_t verify_images = 0;       // validation images to verify on (0 = the whole split)
+};
+
 struct PipelineConfig {
   std::string name = "run";
   std::string out;               // run directory; default runs/<name>
@@ -17,6 +24,7 @@ struct PipelineConfig {
   DataConfig data;
   StageConfig teacher;           // [teacher]: trained with cross-entropy
   StageConfig student;           // [student]: distilled from the teacher
+  ExportConfig exporting;        // [export]
 };
 
 // Parses TOML text; `origin` names the file in error messages.

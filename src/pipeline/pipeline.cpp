@@ -9,6 +9,8 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "export/tflite_export.h"
+#include "export/verify.h"
 #include "models/checkpoint.h"
 #include "models/info.h"
 #include "train/evaluate.h"
@@ -70,6 +72,35 @@ nlohmann::json stage_summary(const std::string& ckpt, const PreparedData& d, con
           {"confusion", ev.confusion}};
 }
 
+// Exports `ckpt` to `tflite` and verifies it in LiteRT.js on the validation pixels.
+nlohmann::json export_and_verify(const std::string& ckpt, const std::string& tflite,
+                                 const ExportConfig& ec, const PreparedData& d,
+                                 const DataConfig& dc) {
+  auto m = models::load_checkpoint(ckpt);
+  exporter::ExportOptions o;
+  o.target = exporter::parse_export_target(ec.target);
+  o.mean = m.meta.at("mean").get<std::vector<float>>();
+  o.std = m.meta.at("std").get<std::vector<float>>();
+  const auto r = exporter::export_tflite(*m.model, o);
+  exporter::write_tflite(tflite, r.bytes);
+  auto [pixels, labels] = validation_pixels(d, dc, m.model->config().img_size());
+  if (ec.verify_images > 0 && ec.verify_images < pixels.size(0)) {
+    pixels = pixels.slice(0, 0, ec.verify_images);
+    labels = labels.slice(0, 0, ec.verify_images);
+  }
+  const auto v = exporter::verify_tflite(*m.model, tflite, pixels, labels, o.mean, o.std);
+  std::cerr << fmt::format("[export] {} ({} ops, {:.1f} KB, params {:.1f} KB, {:.2f} s)\n", tflite,
+                           r.num_ops, r.bytes.size() / 1024.0, r.parameter_bytes / 1024.0,
+                           r.seconds)
+            << "[verify] " << exporter::format_verify(v);
+  nlohmann::json j = exporter::to_json(v);
+  j["file"] = std::filesystem::path(tflite).filename().string();
+  j["file_bytes"] = r.bytes.size();
+  j["parameter_bytes"] = r.parameter_bytes;
+  j["target"] = ec.target;
+  return j;
+}
+
 }  // namespace
 
 nlohmann::json run_pipeline(const PipelineConfig& c) {
@@ -110,6 +141,15 @@ nlohmann::json run_pipeline(const PipelineConfig& c) {
   nlohmann::json summary = {{"name", c.name},
                             {"teacher", stage_summary(path("teacher.pt"), d, c.data, t_teacher.seconds)},
                             {"student", stage_summary(path("student.pt"), d, c.data, t_student.seconds)}};
+  if (c.exporting.enabled) {
+    // Cheap next to training, so always redone: the files always match the checkpoints.
+    nlohmann::json verify = {
+        {"student", export_and_verify(path("student.pt"), path("model_f32.tflite"), c.exporting, d, c.data)},
+        {"teacher", export_and_verify(path("teacher.pt"), path("teacher_f32.tflite"), c.exporting, d, c.data)}};
+    write_text_atomic(path("verify.json"), verify.dump(2) + "\n");
+    summary["student"]["tflite"] = verify["student"];
+    summary["teacher"]["tflite"] = verify["teacher"];
+  }
   write_text_atomic(path("summary.json"), summary.dump(2) + "\n");
   std::cerr << fmt::format(
       "[pipeline] teacher {} validation accuracy: {:.2f}% ({} images)\n"

@@ -4,6 +4,8 @@
 //   teacher.pt       [teacher] trained with cross-entropy
 //   student.pt       [student] distilled from teacher.pt
 //   metrics.jsonl    one line per epoch and stage
+//   model_f32.tflite student exported (float32), verified in LiteRT.js; teacher_f32.tflite too
+//   verify.json      agreement / logit differences / accuracies of both files vs LibTorch
 //   summary.json     validation accuracy, parameters, MACs, time per stage
 //   pipeline.log     everything printed
 // Rerunning the same command skips finished stages and resumes an interrupted one.

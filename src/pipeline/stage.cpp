@@ -70,6 +70,22 @@ data::LoaderOptions loader_options(const PreparedData& d, const DataConfig& dc, 
   return o;
 }
 
+std::pair<torch::Tensor, torch::Tensor> validation_pixels(const PreparedData& d,
+                                                         const DataConfig& dc, int input_size) {
+  auto lo = loader_options(d, dc, 256, input_size, false, {}, 0);
+  lo.mean = {0.f, 0.f, 0.f};  // identity normalization: x / 255
+  lo.std = {1.f, 1.f, 1.f};
+  data::BatchLoader val(d.dataset, d.val, lo);
+  val.start_epoch(0);
+  std::vector<torch::Tensor> images, labels;
+  while (auto b = val.next()) {
+    images.push_back(b->images);
+    labels.push_back(b->labels);
+  }
+  if (images.empty()) throw Error("the validation split of '" + dc.path + "' is empty");
+  return {torch::cat(images), torch::cat(labels)};
+}
+
 train::TrainResult run_stage(const PreparedData& d, const DataConfig& dc, const StageConfig& sc,
                              const std::string& teacher_ckpt, const std::string& out_ckpt,
                              const std::string& metrics_path, bool resume) {

@@ -47,6 +47,11 @@ data::LoaderOptions loader_options(const PreparedData& d, const DataConfig& dc, 
                                    int input_size, bool train, const data::AugmentOptions& aug,
                                    uint64_t seed);
 
+// The validation images as pixels in [0, 1]: {(N, 3, S, S) float32, (N,) int64}, in split
+// order, resized to `input_size` (what verification feeds both LibTorch and the .tflite).
+std::pair<torch::Tensor, torch::Tensor> validation_pixels(const PreparedData& d,
+                                                         const DataConfig& dc, int input_size);
+
 // Trains (teacher_ckpt empty) or distills into out_ckpt; resumes from out_ckpt when asked.
 train::TrainResult run_stage(const PreparedData& data, const DataConfig& dc, const StageConfig& sc,
                              const std::string& teacher_ckpt, const std::string& out_ckpt,

@@ -1,0 +1,100 @@
+// End to end: `tinyvit pipeline --preset smoke` on the real CIFAR-10 archive writes every
+// artifact; the exported student runs in LiteRT.js and agrees with LibTorch; a rerun skips
+// the finished training stages.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int run(const std::string& cmd, std::string* out = nullptr) {
+  std::string full = cmd + " 2>&1";
+  FILE* p = popen(full.c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  std::string s;
+  while (fgets(buf, sizeof buf, p)) s += buf;
+  const int status = pclose(p);
+  if (out) *out = s;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream is(p);
+  return nlohmann::json::parse(is);
+}
+
+const std::string kBin = std::string(TINYVIT_BINARY_DIR) + "/tinyvit";
+const std::string kArchive = std::string(TINYVIT_SHARED_DATA) + "/cifar10-train-jpeg.tar.gz";
+
+}  // namespace
+
+TEST(Pipeline, SmokePresetEndToEnd) {
+  ASSERT_TRUE(fs::exists(kArchive)) << "CIFAR-10 archive not found at " << kArchive;
+  const fs::path dir = fs::temp_directory_path() / ("tinyvit_smoke_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  const std::string cmd = kBin + " pipeline --preset smoke --threads 2 --data " + kArchive +
+                          " --out " + dir.string();
+  std::string log;
+  ASSERT_EQ(run(cmd, &log), 0) << log;
+  for (const char* f : {"config.toml", "teacher.pt", "student.pt", "metrics.jsonl", "summary.json",
+                        "pipeline.log", "model_f32.tflite", "teacher_f32.tflite", "verify.json"})
+    EXPECT_TRUE(fs::exists(dir / f)) << f;
+  EXPECT_NE(log.find("teacher resnet18_cifar validation accuracy"), std::string::npos) << log;
+  EXPECT_NE(log.find("student vit_micro_patch4_32 validation accuracy"), std::string::npos) << log;
+
+  auto s = read_json(dir / "summary.json");
+  EXPECT_EQ(s["student"]["val_images"], 200);
+  const double acc = s["student"]["val_accuracy"];
+  EXPECT_GE(acc, 0.0);
+  EXPECT_LE(acc, 1.0);
+  // The exported float32 student vs LibTorch in a real TFLite runtime (LiteRT.js):
+  // 1e-3 is the float32 bound on |logit diff| for a whole model.
+  auto v = read_json(dir / "verify.json");
+  EXPECT_EQ(v["student"]["count"], 100);
+  EXPECT_LE(v["student"]["max_abs_diff"].get<double>(), 1e-3);
+  EXPECT_LE(v["teacher"]["max_abs_diff"].get<double>(), 1e-3);
+  EXPECT_EQ(v["student"]["disagreements"].get<int64_t>() -
+                v["student"]["near_tie_disagreements"].get<int64_t>(),
+            0);
+
+  std::ifstream m(dir / "metrics.jsonl");
+  int teacher_lines = 0, student_lines = 0;
+  for (std::string l; std::getline(m, l);) {
+    auto j = nlohmann::json::parse(l);
+    teacher_lines += j["stage"] == "teacher";
+    student_lines += j["stage"] == "student";
+  }
+  EXPECT_EQ(teacher_lines, 1);
+  EXPECT_EQ(student_lines, 1);
+
+  // Rerun: training stages are skipped, not repeated.
+  ASSERT_EQ(run(cmd, &log), 0) << log;
+  EXPECT_NE(log.find("already complete"), std::string::npos) << log;
+
+  // Changing the configuration of an existing run directory is refused.
+  EXPECT_EQ(run(kBin + " pipeline --preset quick --out " + dir.string(), &log), 1);
+  EXPECT_NE(log.find("different configuration"), std::string::npos) << log;
+  fs::remove_all(dir);
+}
+
+TEST(Pipeline, BadInputsGiveClearErrors) {
+  std::string log;
+  EXPECT_EQ(run(kBin + " pipeline --preset smoke --data /nonexistent/data.tar.gz --out /tmp/x_" +
+                    std::to_string(getpid()),
+                &log),
+            1);
+  EXPECT_NE(log.find("/nonexistent/data.tar.gz"), std::string::npos) << log;
+  const fs::path cfg = fs::temp_directory_path() / ("bad_" + std::to_string(getpid()) + ".toml");
+  std::ofstream(cfg) << "[teacher]\nepoch = 3\n";
+  EXPECT_EQ(run(kBin + " pipeline --config " + cfg.string(), &log), 1);
+  EXPECT_NE(log.find("unknown key 'epoch' in [teacher]"), std::string::npos) << log;
+  fs::remove(cfg);
+  EXPECT_EQ(run(kBin + " train --model vit_nano --data " + kArchive + " -o /tmp/never.pt", &log), 1);
+  EXPECT_NE(log.find("unknown model 'vit_nano'"), std::string::npos) << log;
+}
