@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Reference side of bench_train: the same models and training step in Python PyTorch.
+
+Usage: /usr/bin/python3 bench/bench_train.py MODEL BATCH THREADS WARMUP STEPS
+Prints one line: "<model> <images per second>". Models mirror src/models exactly:
+resnet18_cifar (torchvision resnet18, 3x3/1 stem, no max-pool, channels-last, SGD) and
+vit_micro_patch4_32 / vit_tiny_patch4_32 (timm-style pre-norm ViT, AdamW).
+"""
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads, self.hd = heads, dim // heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):  # (B, T, D)
+        B, T, D = x.shape
+        q, k, v = self.qkv(x).reshape(B, T, 3, self.heads, self.hd).permute(2, 0, 3, 1, 4)
+        a = torch.softmax((q * self.hd ** -0.5) @ k.transpose(-2, -1), -1)
+        return self.proj((a @ v).transpose(1, 2).reshape(B, T, D))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads, mlp):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim, eps=1e-6), nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, heads)
+        self.fc1, self.fc2 = nn.Linear(dim, mlp), nn.Linear(mlp, dim)
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
+
+
+class ViT(nn.Module):
+    def __init__(self, img=32, patch=4, dim=128, depth=6, heads=4, mlp=256, classes=10):
+        super().__init__()
+        self.proj = nn.Conv2d(3, dim, patch, patch)
+        n = (img // patch) ** 2
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos = nn.Parameter(torch.randn(1, n + 1, dim) * 0.02)
+        self.blocks = nn.ModuleList([Block(dim, heads, mlp) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        x = self.proj(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
+        for b in self.blocks:
+            x = b(x)
+        return self.head(self.norm(x)[:, 0])
+
+
+def main():
+    name, batch, threads, warmup, steps = sys.argv[1], *map(int, sys.argv[2:6])
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    channels_last = False
+    if name == "resnet18_cifar":
+        m = torchvision.models.resnet18(num_classes=10)
+        m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        m.maxpool = nn.Identity()
+        m = m.to(memory_format=torch.channels_last)
+        channels_last = True
+        opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    elif name == "vit_micro_patch4_32":
+        m = ViT()
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.05)
+    elif name == "vit_tiny_patch4_32":
+        m = ViT(dim=192, depth=12, heads=3, mlp=768)
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.05)
+    else:
+        raise SystemExit(f"unknown model {name}")
+    m.train()
+    x = torch.randn(batch, 3, 32, 32)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch,))
+    for i in range(warmup + steps):
+        if i == warmup:
+            t0 = time.perf_counter()
+        opt.zero_grad()
+        loss = F.cross_entropy(m(x), y, label_smoothing=0.1)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        opt.step()
+    print(name, batch * steps / (time.perf_counter() - t0))
+
+
+if __name__ == "__main__":
+    main()
