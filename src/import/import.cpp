@@ -128,8 +128,8 @@ std::string ImportReport::format() const {
   for (const auto& n : notes) s += "\n  name map: " + n;
   if (!adapted.empty()) s += "\n  adapted:" + join_list(adapted);
   if (!replaced.empty()) s += "\n  replaced (new head, seeded init):" + join_list(replaced);
-  if (!missing.empty()) s += "\n  missing (left at random init):" + join_list(missing);
-  if (!mismatched.empty()) s += "\n  mismatched shape (left at random init):" + join_list(mismatched);
+  if (!missing.empty()) s += "\n  missing (left as initialised):" + join_list(missing);
+  if (!mismatched.empty()) s += "\n  mismatched shape (left as initialised):" + join_list(mismatched);
   if (!unexpected.empty()) s += "\n  unexpected (ignored):" + join_list(unexpected);
   return s;
 }
