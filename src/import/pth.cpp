@@ -51,9 +51,8 @@ bool storage_dtype(const std::string& global, c10::ScalarType& out) {
 
 class Unpickler {
  public:
-  Unpickler(const char* data, std::size_t size, caffe2::serialize::PyTorchStreamReader& zip,
-            std::string what)
-      : p_(data), end_(data + size), zip_(zip), what_(std::move(what)) {}
+  Unpickler(const char* data, std::size_t size, const RecordReader& records, std::string what)
+      : p_(data), end_(data + size), records_(records), what_(std::move(what)) {}
 
   Val run() {
     while (true) {
@@ -280,14 +279,12 @@ class Unpickler {
     auto cached = storages_.find(key);
     if (cached != storages_.end()) return cached->second;
     const std::string record = "data/" + key;
-    if (!zip_.hasRecord(record)) fail("missing storage record " + record + " (truncated file?)");
-    at::DataPtr ptr;
-    std::size_t size = 0;
-    std::tie(ptr, size) = zip_.getRecord(record);
+    const std::string bytes = records_(record);
     const std::size_t el = c10::elementSize(dt);
-    if (size % el) fail("storage " + key + " size is not a multiple of its element size");
-    auto t = torch::empty({static_cast<int64_t>(size / el)}, torch::TensorOptions().dtype(dt));
-    if (size) std::memcpy(t.data_ptr(), ptr.get(), size);
+    if (bytes.size() % el) fail("storage " + key + " size is not a multiple of its element size");
+    auto t = torch::empty({static_cast<int64_t>(bytes.size() / el)},
+                          torch::TensorOptions().dtype(dt));
+    if (!bytes.empty()) std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
     auto v = make(PyObj::Tensor);
     v->tensor = t;
     storages_[key] = v;
@@ -340,7 +337,7 @@ class Unpickler {
 
   const char* p_;
   const char* end_;
-  caffe2::serialize::PyTorchStreamReader& zip_;
+  const RecordReader& records_;
   std::string what_;
   std::vector<Val> stack_;
   std::vector<std::size_t> marks_;
@@ -357,39 +354,25 @@ StateDict tensors_of(const PyObj& d) {
   return sd;
 }
 
+const char* kResave =
+    "; re-save it in Python with torch.save(dict(model.state_dict()), 'file.pth') "
+    "(PyTorch >= 1.6), or better as safetensors (docs/pretrained.md)";
+
 }  // namespace
 
-StateDict read_pth(const std::string& path) {
-  const std::string resave =
-      "; re-save it in Python with torch.save(dict(model.state_dict()), 'file.pth') "
-      "(PyTorch >= 1.6), or better as safetensors (docs/pretrained.md)";
-  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
-  try {
-    zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
-  } catch (const c10::Error& e) {
-    throw Error("'" + path + "' is not a zip-format PyTorch file (legacy torch.save format, " +
-                "truncated, or not a .pth at all: " + e.what_without_backtrace() + ")" + resave);
-  }
-  at::DataPtr pkl;
-  std::size_t size = 0;
-  try {
-    if (!zip->hasRecord("data.pkl")) throw Error("'" + path + "' has no data.pkl" + resave);
-    std::tie(pkl, size) = zip->getRecord("data.pkl");
-  } catch (const c10::Error& e) {
-    throw Error("'" + path + "': " + e.what_without_backtrace() + resave);
-  }
+StateDict parse_state_dict_pickle(const std::string& pkl, const RecordReader& records,
+                                  const std::string& what) {
   Val root;
   try {
-    root = Unpickler(static_cast<const char*>(pkl.get()), size, *zip, path).run();
+    root = Unpickler(pkl.data(), pkl.size(), records, what).run();
   } catch (const c10::Error& e) {
-    throw Error("'" + path + "': " + e.what_without_backtrace());
+    throw Error("'" + what + "': " + e.what_without_backtrace());
   }
   if (root->kind != PyObj::Dict)
-    throw Error("'" + path + "' does not hold a dict of tensors (a whole pickled nn.Module?)" +
-                resave);
+    throw Error("'" + what + "' does not hold a dict of tensors (a whole pickled nn.Module?)" +
+                kResave);
   StateDict sd = tensors_of(*root);
   if (!sd.empty()) return sd;
-  std::string keys;
   for (const char* wrap :
        {"state_dict", "model_state_dict", "model", "module", "state_dict_ema", "model_ema"}) {
     for (const auto& [k, v] : root->dict) {
@@ -398,10 +381,33 @@ StateDict read_pth(const std::string& path) {
       if (!sd.empty()) return sd;
     }
   }
+  std::string keys;
   for (const auto& [k, v] : root->dict)
     if (k->kind == PyObj::Str) keys += (keys.empty() ? "" : ", ") + k->s;
-  throw Error("'" + path + "' holds a dict without tensors (top-level keys: " + keys +
+  throw Error("'" + what + "' holds a dict without tensors (top-level keys: " + keys +
               "); expected a state dict, possibly under 'state_dict' or 'model'");
+}
+
+StateDict read_pth(const std::string& path) {
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
+  try {
+    zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+  } catch (const c10::Error& e) {
+    throw Error("'" + path + "' is not a zip-format PyTorch file (legacy torch.save format, " +
+                "truncated, or not a .pth at all: " + e.what_without_backtrace() + ")" + kResave);
+  }
+  // Records are read (and CRC-checked by the zip reader) on demand.
+  const RecordReader records = [&](const std::string& name) {
+    try {
+      if (!zip->hasRecord(name))
+        throw Error("'" + path + "' has no record " + name + " (truncated file?)" + kResave);
+      auto [ptr, size] = zip->getRecord(name);
+      return std::string(static_cast<const char*>(ptr.get()), size);
+    } catch (const c10::Error& e) {
+      throw Error("'" + path + "': " + e.what_without_backtrace() + kResave);
+    }
+  };
+  return parse_state_dict_pickle(records("data.pkl"), records, path);
 }
 
 }  // namespace tinyvit::import

@@ -13,6 +13,7 @@
 // under "state_dict", "model_state_dict", "model", "module", "state_dict_ema" or "model_ema".
 // Not accepted (clear tinyvit::Error with the fix): the legacy non-zip format
 // (_use_new_zipfile_serialization=False, PyTorch < 1.6) and whole pickled nn.Module objects.
+#include <functional>
 #include <string>
 
 #include "import/state_dict.h"
@@ -20,5 +21,11 @@
 namespace tinyvit::import {
 
 StateDict read_pth(const std::string& path);
+
+// The part after the zip: `pkl` is data.pkl, `records(name)` returns the bytes of record
+// "data/<key>" (a storage) or throws tinyvit::Error. Exposed for tests (fuzzing the unpickler).
+using RecordReader = std::function<std::string(const std::string& name)>;
+StateDict parse_state_dict_pickle(const std::string& pkl, const RecordReader& records,
+                                  const std::string& what);
 
 }  // namespace tinyvit::import

@@ -17,8 +17,12 @@ Writes (all seeded, so reruns are identical):
                               3 heads, dim 192, MLP 768, 1000 classes), torchvision names
   vit.pth                     torch.save({"model": dict(state_dict)}) (a wrapped checkpoint)
   dtypes.safetensors          F16 / BF16 / F64 / I32 tensors and their float32/int64 values
+  small.pth                   a small OrderedDict (with _metadata) of views sharing a storage,
+                              half / bfloat16 / double / int64 / 0-dim / empty tensors and an
+                              nn.Parameter; small_expected.safetensors: the same, contiguous
   golden.safetensors          "input" (2, 3, 224, 224) and logits "resnet18", "vit" (2, 1000)
 """
+import collections
 import json
 import os
 import struct
@@ -160,6 +164,24 @@ def main():
         "f64": v.double(), "f64_as_f32": v.double().float(),
         "i32": torch.arange(-5, 5, dtype=torch.int32),
     })
+
+    # .pth corner cases: storage sharing, strides, offsets, dtypes, Parameter, OrderedDict.
+    base = torch.randn(4, 6, generator=g)
+    small = collections.OrderedDict()
+    small["a.weight"] = base
+    small["a.t"] = base.t()               # non-contiguous view of the same storage
+    small["a.slice"] = base[1:3, 2:5]     # storage offset + strides
+    small["h"] = torch.randn(5, generator=g).half()
+    small["b"] = torch.randn(3, generator=g).bfloat16()
+    small["d"] = torch.randn(2, 2, generator=g).double()
+    small["n"] = torch.tensor(7)          # 0-dim int64
+    small["p"] = torch.nn.Parameter(torch.randn(3, generator=g))
+    small["empty"] = torch.zeros(0, 3)
+    small._metadata = collections.OrderedDict({"": {"version": 1}})
+    torch.save(small, os.path.join(out, "small.pth"))
+    write_safetensors(os.path.join(out, "small_expected.safetensors"), {
+        k: (v.detach().float() if v.is_floating_point() else v).contiguous()
+        for k, v in small.items()})
 
 
 if __name__ == "__main__":
