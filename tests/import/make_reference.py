@@ -12,7 +12,6 @@ Writes (all seeded, so reruns are identical):
                               (struct + json + numpy: no safetensors package needed)
   resnet18.pth                torch.save(dict(state_dict)) with a "module." prefix (DataParallel)
   resnet18_ordereddict.pth    torch.save(state_dict): the plain OrderedDict form
-  resnet18_legacy.pth         torch.save(dict(...), _use_new_zipfile_serialization=False)
   vit.safetensors             torchvision VisionTransformer with ViT-Tiny dims (224/16, 12 layers,
                               3 heads, dim 192, MLP 768, 1000 classes), torchvision names
   vit.pth                     torch.save({"model": dict(state_dict)}) (a wrapped checkpoint)
@@ -20,6 +19,7 @@ Writes (all seeded, so reruns are identical):
   small.pth                   a small OrderedDict (with _metadata) of views sharing a storage,
                               half / bfloat16 / double / int64 / 0-dim / empty tensors and an
                               nn.Parameter; small_expected.safetensors: the same, contiguous
+  small_legacy.pth            torch.save(dict(...), _use_new_zipfile_serialization=False)
   golden.safetensors          "input" (2, 3, 224, 224) and logits "resnet18", "vit" (2, 1000)
 """
 import collections
@@ -135,8 +135,6 @@ def main():
     write_safetensors(os.path.join(out, "resnet18.safetensors"), sd, {"format": "pt"})
     torch.save({"module." + k: v for k, v in sd.items()}, os.path.join(out, "resnet18.pth"))
     torch.save(sd, os.path.join(out, "resnet18_ordereddict.pth"))
-    torch.save(dict(sd), os.path.join(out, "resnet18_legacy.pth"),
-               _use_new_zipfile_serialization=False)
     with torch.no_grad():
         golden["resnet18"] = resnet(x)
 
@@ -179,6 +177,8 @@ def main():
     small["empty"] = torch.zeros(0, 3)
     small._metadata = collections.OrderedDict({"": {"version": 1}})
     torch.save(small, os.path.join(out, "small.pth"))
+    torch.save(dict(small), os.path.join(out, "small_legacy.pth"),
+               _use_new_zipfile_serialization=False)
     write_safetensors(os.path.join(out, "small_expected.safetensors"), {
         k: (v.detach().float() if v.is_floating_point() else v).contiguous()
         for k, v in small.items()})
