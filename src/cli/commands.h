@@ -10,6 +10,5 @@ void register_info_command(CLI::App& app);
 void register_evaluate_command(CLI::App& app);
 void register_export_command(CLI::App& app);
 void register_verify_command(CLI::App& app);
-void register_bench_command(CLI::App& app);     // runtime/: latency, arena, size
 
 }  // namespace tinyvit::cli
