@@ -94,6 +94,18 @@ int GraphBuilder::add_constant(const std::string& name, std::vector<int32_t> sha
   return add_tensor(name, std::move(shape), tfl::TensorType::INT32, b);
 }
 
+void GraphBuilder::set_quantization(int t, std::vector<float> scale,
+                                    std::vector<int64_t> zero_point, int quantized_dimension) {
+  tensor(t);  // range check
+  if (scale.empty() || scale.size() != zero_point.size())
+    throw Error("tflite builder: tensor '" + name(t) + "': scale/zero_point count mismatch");
+  auto q = std::make_unique<tfl::QuantizationParametersT>();
+  q->scale = std::move(scale);
+  q->zero_point = std::move(zero_point);
+  q->quantized_dimension = quantized_dimension;
+  model_.subgraphs[0]->tensors[t]->quantization = std::move(q);
+}
+
 uint32_t GraphBuilder::opcode_index(tfl::BuiltinOperator op) {
   const int32_t code = static_cast<int32_t>(op);
   auto it = opcodes_.find(code);

@@ -38,6 +38,10 @@ class GraphBuilder {
   // Constant tensors: a buffer + a tensor in one call. `data` has num_elements(shape) values.
   int add_constant(const std::string& name, std::vector<int32_t> shape, const float* data);
   int add_constant(const std::string& name, std::vector<int32_t> shape, const int32_t* data);
+  // Quantization of an int8/uint8/int32 tensor: real = scale * (q - zero_point); one entry
+  // per tensor, or one per slice along `quantized_dimension` (per-channel weights).
+  void set_quantization(int tensor, std::vector<float> scale, std::vector<int64_t> zero_point,
+                        int quantized_dimension = 0);
 
   // Appends an operator (execution order = call order). -1 in `inputs` = omitted optional.
   void add_op(tfl::BuiltinOperator op, std::vector<int32_t> inputs,
