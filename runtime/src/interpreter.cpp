@@ -86,6 +86,9 @@ TensorView Interpreter::tensor(int i) const {
   v.scale = t.scale;
   v.zero_point = t.zero_point;
   v.name = t.name;
+  v.arena_offset = t.arena_offset;
+  v.first_op = t.first_use;
+  v.last_op = t.last_use;
   return v;
 }
 

@@ -50,6 +50,10 @@ struct TensorView {
   float scale = 0.f;        // int8: per-tensor scale and zero point (0 for float)
   int32_t zero_point = 0;
   const char* name = "";
+  // Activations: arena offset and lifetime [first_op, last_op] from the plan (-1 = graph
+  // input, num_ops = graph output); constants: arena_offset = -1.
+  int64_t arena_offset = -1;
+  int first_op = 0, last_op = 0;
 };
 
 // Which kernels invoke() runs. kAuto picks the fastest variant the CPU supports at run time

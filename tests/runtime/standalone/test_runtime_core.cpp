@@ -1,0 +1,450 @@
+// The runtime's own tests, without LibTorch or LiteRT (they also run under ASan+UBSan and on
+// aarch64 under qemu):
+//   - TFLite's integer arithmetic helpers on known values;
+//   - the arena plan: exact size (needed works, needed - 1 is refused), tensors alive at the
+//     same time never share bytes, reuse makes the arena smaller than the sum of tensors;
+//   - no heap allocation in invoke();
+//   - malformed files: every truncation and thousands of seeded corruptions of a valid model
+//     load with an error or run without touching memory outside (ASan/UBSan catch it);
+//   - kernel variants (AVX2 where present) vs the reference: int8 bit-exact, float 1e-5;
+//   - golden files (tests/runtime/golden/, written by test_runtime_litert): exported models
+//     with LiteRT.js's outputs, float 1e-4.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <new>
+#include <random>
+
+#include "quant.h"
+#include "rt_test_util.h"
+#include "tiny_model.h"
+
+// Counts every operator new in the process (the runtime uses only new/delete).
+static std::atomic<long> g_news{0};
+void* operator new(std::size_t n) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n ? n : 1);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n ? n : 1);
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace tinyvit::rt::testing {
+namespace {
+
+using BO = tfl::BuiltinOperator;
+
+// ---- arithmetic -------------------------------------------------------------------------------
+
+TEST(RuntimeQuant, QuantizeMultiplier) {
+  int32_t q;
+  int s;
+  q::quantize_multiplier(0.5, &q, &s);
+  EXPECT_EQ(q, 1 << 30);
+  EXPECT_EQ(s, 0);
+  q::quantize_multiplier(1.0, &q, &s);
+  EXPECT_EQ(q, 1 << 30);
+  EXPECT_EQ(s, 1);
+  q::quantize_multiplier(0.75 / 1024, &q, &s);
+  EXPECT_EQ(q, 3 << 29);
+  EXPECT_EQ(s, -10);
+  q::quantize_multiplier(0.0, &q, &s);
+  EXPECT_EQ(q, 0);
+}
+
+TEST(RuntimeQuant, GemmlowpRoundingAndDoubleRounding) {
+  // SRDHM(a, b) = (a*b + nudge) / 2^31, truncating: +1.5 -> 2 but -1.5 -> -1 (the nudge is
+  // 1 - 2^30 for negative products).
+  EXPECT_EQ(q::saturating_rounding_doubling_high_mul(3, 1 << 30), 2);
+  EXPECT_EQ(q::saturating_rounding_doubling_high_mul(-3, 1 << 30), -1);
+  EXPECT_EQ(q::saturating_rounding_doubling_high_mul(INT32_MIN, INT32_MIN), INT32_MAX);
+  // RoundingDivideByPOT: half away from zero.
+  EXPECT_EQ(q::rounding_divide_by_pot(5, 1), 3);
+  EXPECT_EQ(q::rounding_divide_by_pot(-5, 1), -3);
+  EXPECT_EQ(q::rounding_divide_by_pot(-4, 1), -2);
+  // Two roundings: 5 * 0.25 = 1.25 -> SRDHM gives 3 (2.5 rounded up), then 3 / 2 = 1.5 -> 2.
+  // A single rounding (XNNPACK) gives 1: the kind of one-step difference LiteRT.js shows.
+  EXPECT_EQ(q::multiply_by_quantized_multiplier(5, 1 << 30, -1), 2);
+  int32_t m;
+  int s;
+  q::quantize_multiplier(1.0 / 3.0, &m, &s);
+  EXPECT_EQ(q::multiply_by_quantized_multiplier(300, m, s), 100);
+  // -301 / 3 = -100.33: SRDHM -> -201 (from -200.67 - 0.5 nudge), then -100.5 -> -101.
+  EXPECT_EQ(q::multiply_by_quantized_multiplier(-301, m, s), -101);
+  EXPECT_EQ(q::quantize(0.5f, 1.f, 0), 1);  // QUANTIZE: round half away from zero
+  EXPECT_EQ(q::quantize(-0.5f, 1.f, 0), -1);
+  EXPECT_EQ(q::quantize(1000.f, 1.f, 0), 127);
+}
+
+// ---- models used below ------------------------------------------------------------------------
+
+// A small float "MLP with residuals": x -> fc1 -> gelu -> fc2 -> add(x) -> fc3 -> softmax.
+std::vector<uint8_t> mlp_model(int T = 6, int D = 32, int H = 64) {
+  std::mt19937 rng(5);
+  TinyModel m;
+  const int x = m.f32("x", {1, T, D});
+  tfl::FullyConnectedOptionsT fo;
+  fo.keep_num_dims = true;
+  const int w1 = m.const_f32("w1", {H, D}, randn(rng, H * D, 0.2f));
+  const int b1 = m.const_f32("b1", {H}, randn(rng, H, 0.1f));
+  const int h = m.f32("h", {1, T, H});
+  m.op(BO::FULLY_CONNECTED, {x, w1, b1}, {h}, opts(fo));
+  const int g = m.f32("g", {1, T, H});
+  m.op(BO::GELU, {h}, {g}, opts(tfl::GeluOptionsT{}));
+  const int w2 = m.const_f32("w2", {D, H}, randn(rng, H * D, 0.2f));
+  const int o = m.f32("o", {1, T, D});
+  m.op(BO::FULLY_CONNECTED, {g, w2, -1}, {o}, opts(fo));
+  const int r = m.f32("r", {1, T, D});
+  m.op(BO::ADD, {o, x}, {r}, opts(tfl::AddOptionsT{}));
+  const int w3 = m.const_f32("w3", {10, D}, randn(rng, 10 * D, 0.2f));
+  const int l = m.f32("l", {1, T, 10});
+  m.op(BO::FULLY_CONNECTED, {r, w3, -1}, {l}, opts(fo));
+  const int s = m.f32("s", {1, T, 10});
+  tfl::SoftmaxOptionsT so;
+  so.beta = 1.f;
+  m.op(BO::SOFTMAX, {l}, {s}, opts(so));
+  m.io({x}, {s});
+  return m.finish();
+}
+
+struct Loaded {
+  explicit Loaded(const std::vector<uint8_t>& bytes, KernelSet ks = KernelSet::kReference)
+      : model(bytes) {
+    LoadOptions lo;
+    lo.kernels = ks;
+    status = it.load(model.data(), model.size, lo);
+  }
+  Aligned model;
+  Interpreter it;
+  Status status;
+};
+
+// ---- planner ----------------------------------------------------------------------------------
+
+TEST(RuntimePlanner, ArenaIsExactAndLiveTensorsNeverOverlap) {
+  Loaded l(mlp_model());
+  ASSERT_EQ(l.status, Status::kOk) << l.it.error();
+  const std::size_t need = l.it.arena_bytes_needed();
+  ASSERT_GT(need, 0u);
+  EXPECT_LT(need, l.it.activation_bytes_total()) << "the planner should reuse bytes";
+  Aligned arena(need + 16);
+  EXPECT_EQ(l.it.allocate(arena.data(), need - 1), Status::kArenaTooSmall);
+  EXPECT_EQ(l.it.allocate(arena.data() + 8, need + 8), Status::kArenaTooSmall) << "misaligned";
+  EXPECT_EQ(l.it.allocate(arena.data(), need), Status::kOk) << l.it.error();
+  // Pairwise: overlapping lifetimes => disjoint byte ranges; every tensor inside the arena.
+  std::size_t peak = 0;
+  for (int i = 0; i < l.it.num_tensors(); ++i) {
+    const TensorView a = l.it.tensor(i);
+    if (a.arena_offset < 0) continue;
+    peak = std::max(peak, static_cast<std::size_t>(a.arena_offset) + a.bytes);
+    EXPECT_LE(static_cast<std::size_t>(a.arena_offset) + a.bytes, need);
+    for (int j = i + 1; j < l.it.num_tensors(); ++j) {
+      const TensorView b = l.it.tensor(j);
+      if (b.arena_offset < 0) continue;
+      const bool live_together = a.first_op <= b.last_op && b.first_op <= a.last_op;
+      const bool disjoint = a.arena_offset + static_cast<int64_t>(a.bytes) <= b.arena_offset ||
+                            b.arena_offset + static_cast<int64_t>(b.bytes) <= a.arena_offset;
+      if (live_together) EXPECT_TRUE(disjoint) << a.name << " and " << b.name;
+    }
+  }
+  EXPECT_LE(need - peak, 15u) << "arena_bytes_needed is the plan's peak (16-byte rounding only)";
+}
+
+TEST(RuntimePlanner, NoHeapInInvoke) {
+  Loaded l(mlp_model());
+  ASSERT_EQ(l.status, Status::kOk);
+  Aligned arena(l.it.arena_bytes_needed());
+  ASSERT_EQ(l.it.allocate(arena.data(), l.it.arena_bytes_needed()), Status::kOk);
+  const long before = g_news.load();
+  for (int i = 0; i < 5; ++i) l.it.invoke();
+  EXPECT_EQ(g_news.load(), before);
+}
+
+TEST(RuntimePlanner, InvokeBeforeAllocateIsAnError) {
+  Loaded l(mlp_model());
+  ASSERT_EQ(l.status, Status::kOk);
+  EXPECT_EQ(l.it.invoke(), Status::kInvalidArgument);
+}
+
+// ---- malformed files --------------------------------------------------------------------------
+
+// Loads `bytes`; if accepted, runs it once on zeros (sanitizers watch the memory accesses).
+Status load_and_run(const std::vector<uint8_t>& bytes) {
+  Loaded l(bytes);
+  if (l.status != Status::kOk) {
+    EXPECT_NE(std::string(l.it.error()), "") << "an error needs a message";
+    return l.status;
+  }
+  const std::size_t need = l.it.arena_bytes_needed();
+  if (need > (64u << 20)) return Status::kOk;
+  Aligned arena(need);
+  std::memset(arena.data(), 0, need);
+  if (l.it.allocate(arena.data(), need) == Status::kOk) l.it.invoke();
+  return Status::kOk;
+}
+
+TEST(RuntimeMalformed, EveryTruncationIsRejected) {
+  const auto good = mlp_model(2, 8, 8);
+  for (std::size_t n = 0; n < good.size(); n += (n < 512 ? 1 : 7)) {
+    std::vector<uint8_t> cut(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n));
+    EXPECT_NE(load_and_run(cut), Status::kOk) << "truncated to " << n;
+  }
+}
+
+TEST(RuntimeMalformed, CorruptedBytesNeverCrash) {
+  const auto good = mlp_model(2, 8, 8);
+  std::mt19937 rng(1234);
+  int accepted = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    auto bad = good;
+    const int flips = 1 + trial % 4;
+    for (int f = 0; f < flips; ++f) {
+      const std::size_t pos = rng() % bad.size();
+      bad[pos] = trial % 3 == 0 ? static_cast<uint8_t>(rng()) : static_cast<uint8_t>(bad[pos] ^ (1u << (rng() % 8)));
+    }
+    accepted += load_and_run(bad) == Status::kOk;
+  }
+  std::printf("[ malformed ] %d of 3000 corrupted files loaded (the rest rejected)\n", accepted);
+}
+
+TEST(RuntimeMalformed, SpecificDefectsHaveClearErrors) {
+  {  // op reads a tensor nobody wrote
+    TinyModel m;
+    const int x = m.f32("x", {1, 4});
+    const int ghost = m.f32("ghost", {1, 4});
+    const int y = m.f32("y", {1, 4});
+    m.op(BO::ADD, {x, ghost}, {y}, opts(tfl::AddOptionsT{}));
+    m.io({x}, {y});
+    Loaded l(m.finish());
+    EXPECT_EQ(l.status, Status::kMalformedModel);
+    EXPECT_NE(std::string(l.it.error()).find("before it is written"), std::string::npos) << l.it.error();
+  }
+  {  // wrong output shape
+    TinyModel m;
+    const int x = m.f32("x", {1, 4});
+    const int w = m.const_f32("w", {3, 4}, std::vector<float>(12, 0.1f));
+    const int y = m.f32("y", {1, 5});
+    m.op(BO::FULLY_CONNECTED, {x, w, -1}, {y}, opts(tfl::FullyConnectedOptionsT{}));
+    m.io({x}, {y});
+    Loaded l(m.finish());
+    EXPECT_EQ(l.status, Status::kMalformedModel) << l.it.error();
+  }
+  {  // constant buffer of the wrong size
+    TinyModel m;
+    const int x = m.f32("x", {1, 4});
+    const int c = m.tensor("c", {4}, tfl::TensorType::FLOAT32, {}, std::vector<float>(3).data(), 12);
+    const int y = m.f32("y", {1, 4});
+    m.op(BO::ADD, {x, c}, {y}, opts(tfl::AddOptionsT{}));
+    m.io({x}, {y});
+    Loaded l(m.finish());
+    EXPECT_EQ(l.status, Status::kMalformedModel);
+  }
+  {  // int8 tensor without a scale
+    TinyModel m;
+    const int x = m.tensor("x", {1, 4}, tfl::TensorType::INT8);
+    const int y = m.i8("y", {1, 4}, 0.1f, 0);
+    m.op(BO::TANH, {x}, {y});
+    m.io({x}, {y});
+    Loaded l(m.finish());
+    EXPECT_EQ(l.status, Status::kMalformedModel);
+  }
+  {  // an op we do not run
+    TinyModel m;
+    const int x = m.f32("x", {1, 4});
+    const int y = m.f32("y", {1, 4});
+    m.op(BO::EXP, {x}, {y});
+    m.io({x}, {y});
+    Loaded l(m.finish());
+    EXPECT_EQ(l.status, Status::kUnsupported);
+    EXPECT_NE(std::string(l.it.error()).find("EXP"), std::string::npos) << l.it.error();
+  }
+}
+
+// ---- kernel variants vs reference -------------------------------------------------------------
+
+std::vector<uint8_t> fc_model(int R, int K, int U, bool int8, std::mt19937& rng) {
+  TinyModel m;
+  tfl::FullyConnectedOptionsT fo;
+  fo.keep_num_dims = true;
+  if (!int8) {
+    const int x = m.f32("x", {1, R, K});
+    const int w = m.const_f32("w", {U, K}, randn(rng, static_cast<std::size_t>(U) * K, 0.2f));
+    const int b = m.const_f32("b", {U}, randn(rng, U));
+    const int y = m.f32("y", {1, R, U});
+    m.op(BO::FULLY_CONNECTED, {x, w, b}, {y}, opts(fo));
+    m.io({x}, {y});
+    return m.finish();
+  }
+  const int x = m.i8("x", {1, R, K}, 0.05f, -9);
+  Quant wq;
+  for (int u = 0; u < U; ++u) {
+    wq.scale.push_back(0.005f + 0.0001f * u);
+    wq.zero_point.push_back(0);
+  }
+  const int w = m.const_i8("w", {U, K}, rand_i8(rng, static_cast<std::size_t>(U) * K, -127, 127), wq);
+  Quant bq;
+  for (float s : wq.scale) {
+    bq.scale.push_back(0.05f * s);
+    bq.zero_point.push_back(0);
+  }
+  std::vector<int32_t> bias(U);
+  for (auto& v : bias) v = static_cast<int32_t>(rng() % 4001) - 2000;
+  const int b = m.const_i32("b", {U}, bias, bq);
+  const int y = m.i8("y", {1, R, U}, 0.3f, 4);
+  m.op(BO::FULLY_CONNECTED, {x, w, b}, {y}, opts(fo), 5);
+  m.io({x}, {y});
+  return m.finish();
+}
+
+std::vector<uint8_t> bmm_model(int Bt, int M, int K, int N, bool int8, std::mt19937& rng) {
+  TinyModel m;
+  int x, c, y;
+  if (int8) {
+    x = m.i8("x", {Bt, M, K}, 0.04f, 3);
+    c = m.const_i8("c", {Bt, K, N}, rand_i8(rng, static_cast<std::size_t>(Bt) * K * N), per_tensor(0.03f, -5));
+    y = m.i8("y", {Bt, M, N}, 0.5f, -1);
+  } else {
+    x = m.f32("x", {Bt, M, K});
+    c = m.const_f32("c", {Bt, K, N}, randn(rng, static_cast<std::size_t>(Bt) * K * N));
+    y = m.f32("y", {Bt, M, N});
+  }
+  m.op(BO::BATCH_MATMUL, {x, c}, {y}, opts(tfl::BatchMatMulOptionsT{}), int8 ? 4 : 1);
+  m.io({x}, {y});
+  return m.finish();
+}
+
+std::vector<uint8_t> conv_model(int H, int Ci, int Co, int k, int stride, bool same, bool int8,
+                                std::mt19937& rng) {
+  TinyModel m;
+  const int oh = same ? (H + stride - 1) / stride : (H - k) / stride + 1;
+  tfl::Conv2DOptionsT o;
+  o.padding = same ? tfl::Padding::SAME : tfl::Padding::VALID;
+  o.stride_h = o.stride_w = stride;
+  const std::size_t nw = static_cast<std::size_t>(Co) * k * k * Ci;
+  if (!int8) {
+    const int x = m.f32("x", {1, H, H, Ci});
+    const int w = m.const_f32("w", {Co, k, k, Ci}, randn(rng, nw, 0.2f));
+    const int b = m.const_f32("b", {Co}, randn(rng, Co));
+    const int y = m.f32("y", {1, oh, oh, Co});
+    m.op(BO::CONV_2D, {x, w, b}, {y}, opts(o));
+    m.io({x}, {y});
+    return m.finish();
+  }
+  const int x = m.i8("x", {1, H, H, Ci}, 0.03f, 7);
+  Quant wq;
+  for (int c = 0; c < Co; ++c) {
+    wq.scale.push_back(0.004f + 0.0002f * c);
+    wq.zero_point.push_back(0);
+  }
+  const int w = m.const_i8("w", {Co, k, k, Ci}, rand_i8(rng, nw, -127, 127), wq);
+  Quant bq;
+  for (float s : wq.scale) {
+    bq.scale.push_back(0.03f * s);
+    bq.zero_point.push_back(0);
+  }
+  std::vector<int32_t> bias(Co);
+  for (auto& v : bias) v = static_cast<int32_t>(rng() % 4001) - 2000;
+  const int b = m.const_i32("b", {Co}, bias, bq);
+  const int y = m.i8("y", {1, oh, oh, Co}, 0.2f, -3);
+  m.op(BO::CONV_2D, {x, w, b}, {y}, opts(o), 3);
+  m.io({x}, {y});
+  return m.finish();
+}
+
+void compare_variants(const std::vector<uint8_t>& model, bool int8, std::mt19937& rng, const std::string& what) {
+  Loaded probe(model);
+  ASSERT_EQ(probe.status, Status::kOk) << what << ": " << probe.it.error();
+  const std::size_t in_bytes = probe.it.input(0).bytes * 3;
+  std::vector<uint8_t> in(in_bytes);
+  if (int8) {
+    for (auto& b : in) b = static_cast<uint8_t>(rng());
+  } else {
+    auto v = randn(rng, in_bytes / 4);
+    std::memcpy(in.data(), v.data(), in_bytes);
+  }
+  const auto ref = run_runtime(model, in.data(), in.size(), KernelSet::kReference);
+  const auto fast = run_runtime(model, in.data(), in.size(), KernelSet::kAuto);
+  ASSERT_EQ(ref.size(), fast.size());
+  if (int8) {
+    EXPECT_EQ(ref, fast) << what << ": int8 variant must be bit-exact";
+  } else {
+    const float* a = reinterpret_cast<const float*>(ref.data());
+    const float* b = reinterpret_cast<const float*>(fast.data());
+    for (std::size_t i = 0; i < ref.size() / 4; ++i)
+      ASSERT_LE(std::fabs(a[i] - b[i]), 1e-5 * std::max(1.f, std::fabs(a[i]))) << what << " at " << i;
+  }
+}
+
+TEST(RuntimeKernels, VariantsMatchReference) {
+  std::printf("[ kernels ] AVX2+FMA variants %s on this CPU\n", cpu_has_avx2_fma() ? "active" : "not available");
+  std::mt19937 rng(99);
+  // Shapes with tails (not multiples of 4 / 8 / 16) on every axis.
+  const int dims[][3] = {{1, 1, 1}, {3, 17, 5}, {5, 16, 24}, {2, 33, 7}, {7, 64, 9}, {4, 100, 13}};
+  for (bool int8 : {false, true}) {
+    for (const auto& d : dims) {
+      compare_variants(fc_model(d[0], d[1], d[2], int8, rng), int8, rng,
+                       std::string(int8 ? "int8" : "float") + " fc " + std::to_string(d[1]));
+      compare_variants(bmm_model(2, d[0], d[1], d[2] + 16, int8, rng), int8, rng,
+                       std::string(int8 ? "int8" : "float") + " bmm " + std::to_string(d[1]));
+    }
+    compare_variants(conv_model(8, 3, 8, 4, 4, false, int8, rng), int8, rng, "conv patch");
+    compare_variants(conv_model(9, 5, 6, 3, 1, true, int8, rng), int8, rng, "conv 3x3 same");
+    compare_variants(conv_model(10, 4, 7, 3, 2, true, int8, rng), int8, rng, "conv 3x3 s2 same");
+  }
+}
+
+// ---- golden files -----------------------------------------------------------------------------
+
+bool read_all(const std::string& path, std::vector<uint8_t>& out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  out.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  return true;
+}
+
+TEST(RuntimeGolden, ExportedModelsMatchLiteRt) {
+  const std::string dir = TINYVIT_RT_GOLDEN_DIR;
+  int found = 0;
+  for (const char* name : {"rt_vit", "rt_vit_distill", "rt_resnet_cifar"}) {
+    std::vector<uint8_t> model, in, want;
+    if (!read_all(dir + "/" + name + ".tflite", model)) continue;
+    ASSERT_TRUE(read_all(dir + "/" + name + ".in.bin", in));
+    ASSERT_TRUE(read_all(dir + "/" + name + ".litert.bin", want));
+    ++found;
+    for (KernelSet ks : {KernelSet::kReference, KernelSet::kAuto}) {
+      const auto got = run_runtime(model, in.data(), in.size(), ks);
+      ASSERT_EQ(got.size(), want.size()) << name;
+      double mx = 0;
+      const float* a = reinterpret_cast<const float*>(got.data());
+      const float* b = reinterpret_cast<const float*>(want.data());
+      for (std::size_t i = 0; i < got.size() / 4; ++i) mx = std::max(mx, std::fabs(double(a[i]) - b[i]));
+      std::printf("[ golden ] %s (%s): max |ours - LiteRT| = %g\n", name,
+                  ks == KernelSet::kAuto ? "auto" : "reference", mx);
+      EXPECT_LE(mx, 1e-4) << name;
+    }
+  }
+  EXPECT_EQ(found, 3) << "golden files missing in " << dir
+                      << " (regenerate: TINYVIT_RT_WRITE_GOLDEN=1 test_runtime_litert)";
+}
+
+}  // namespace
+}  // namespace tinyvit::rt::testing
