@@ -32,8 +32,9 @@ ModelCost model_cost(models::Classifier& model, int latency_runs) {
       ms.push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
-    std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
+    std::sort(ms.begin(), ms.end());
     c.latency_ms = ms[ms.size() / 2];
+    c.latency_min_ms = ms.front();
     model.train(was_training);
   }
   return c;
@@ -42,7 +43,9 @@ ModelCost model_cost(models::Classifier& model, int latency_runs) {
 std::string format_cost(const ModelCost& c) {
   std::string s = fmt::format("{:.3f} M params, {:.2f} M MACs, {:.1f} KiB int8 weights",
                               c.params / 1e6, c.macs / 1e6, c.int8_weight_bytes / 1024.0);
-  if (c.latency_ms > 0) s += fmt::format(", {:.2f} ms (LibTorch, batch 1)", c.latency_ms);
+  if (c.latency_ms > 0)
+    s += fmt::format(", {:.2f} ms median / {:.2f} ms min (LibTorch, batch 1)", c.latency_ms,
+                     c.latency_min_ms);
   return s;
 }
 

@@ -14,7 +14,8 @@ struct ModelCost {
   // weights, tokens, pos_embed) + 4 bytes per element of 1-D ones (int32 biases, float
   // LayerNorm); quantization scales not included (< 1% here).
   int64_t int8_weight_bytes = 0;
-  double latency_ms = 0.0;    // LibTorch, batch 1, median of timed runs (0 if not measured)
+  double latency_ms = 0.0;      // LibTorch, batch 1, median of timed runs (0 if not measured)
+  double latency_min_ms = 0.0;  // fastest run (the better estimate on a shared, loaded CPU)
 };
 
 // Counts from the config; latency when `latency_runs` > 0 (eval mode, no grad, current
