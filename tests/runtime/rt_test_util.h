@@ -14,7 +14,7 @@ namespace tinyvit::rt::testing {
 struct Aligned {
   explicit Aligned(std::size_t n) : blocks((n + 15) / 16 + 1) {}
   Aligned(const std::vector<uint8_t>& bytes) : Aligned(bytes.size()) {
-    std::memcpy(data(), bytes.data(), bytes.size());
+    if (!bytes.empty()) std::memcpy(data(), bytes.data(), bytes.size());
     size = bytes.size();
   }
   uint8_t* data() { return reinterpret_cast<uint8_t*>(blocks.data()); }
