@@ -1,0 +1,50 @@
+#pragma once
+// `tinyvit quantize` as a library call: calibrate, export the int8 .tflite, and measure
+// (float vs simulated int8 on the evaluation images, the file in LiteRT.js vs the simulation,
+// optionally every calibration method and per-layer sensitivity). Data loading is the caller's.
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "export/tflite_export_int8.h"
+#include "models/model.h"
+#include "quantize/quantize.h"
+
+namespace tinyvit::quantize {
+
+struct PtqOptions {
+  CalibrationOptions calib;
+  exporter::Int8Io io = exporter::Int8Io::kInt8;
+  int64_t litert_images = 500;   // evaluation images also run in LiteRT.js (0 = none)
+  bool compare_methods = false;  // accuracy of minmax / percentile / mse side by side
+  bool sensitivity = false;      // per-layer sensitivity table
+  std::vector<float> mean, std;  // dataset normalization on [0,1] pixels
+  // Higher precision for sensitive layers (ViT LayerNorms kept in float32, see
+  // Int8ExportOptions::float_layers): these by name, plus the `keep_float_worst` LayerNorms
+  // the sensitivity analysis ranks worst.
+  std::vector<std::string> keep_float;
+  int keep_float_worst = 0;
+  // Quantization-aware fine-tuning (qat.h) on the calibration images after calibration;
+  // 0 = PTQ only.
+  int qat_steps = 0;
+  double qat_lr = 2e-5;
+};
+
+struct PtqResult {
+  exporter::QuantTable table;
+  std::vector<uint8_t> bytes;
+  nlohmann::json report;  // everything measured; also the table
+};
+
+// calib_pixels / eval_pixels: (N, C, S, S) in [0, 1]; labels (N,) (calib_labels: for QAT;
+// eval_labels may be undefined).
+// Writes `out_path` (atomically) and returns the report.
+PtqResult run_ptq(models::Classifier& model, const torch::Tensor& calib_pixels,
+                  const torch::Tensor& calib_labels, const torch::Tensor& eval_pixels, const torch::Tensor& eval_labels,
+                  const std::string& out_path, const PtqOptions& options);
+
+std::string format_report(const nlohmann::json& report);
+
+}  // namespace tinyvit::quantize
