@@ -10,6 +10,7 @@ void register_info_command(CLI::App& app);
 void register_evaluate_command(CLI::App& app);
 void register_export_command(CLI::App& app);
 void register_verify_command(CLI::App& app);
+void register_quantize_command(CLI::App& app);
 void register_bench_command(CLI::App& app);     // runtime/: latency, arena, size
 void register_prune_command(CLI::App& app);
 void register_predict_command(CLI::App& app);

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   tinyvit::cli::register_info_command(app);
   tinyvit::cli::register_export_command(app);
   tinyvit::cli::register_verify_command(app);
+  tinyvit::cli::register_quantize_command(app);
   tinyvit::cli::register_bench_command(app);
   tinyvit::cli::register_prune_command(app);
   tinyvit::cli::register_predict_command(app);

@@ -55,6 +55,12 @@ QuantParam QEmitter::table(const std::string& name) const {
   return it->second;
 }
 
+int QEmitter::find(const std::string& name) const {
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) throw Error("export int8: no int8 tensor named '" + name + "'");
+  return it->second;
+}
+
 int QEmitter::act(const std::string& name, std::vector<int32_t> shape, QuantParam p,
                   tfl::TensorType type) {
   if (!(p.scale > 0)) throw Error("export int8: '" + name + "' has a non-positive scale");
@@ -62,6 +68,7 @@ int QEmitter::act(const std::string& name, std::vector<int32_t> shape, QuantPara
   const int64_t zp = p.zero_point + (type == TT::UINT8 ? 128 : 0);
   g_.set_quantization(t, {p.scale}, {zp});
   params_[t] = p;  // stored as the int8 view (uint8 zero point - 128)
+  by_name_[name] = t;
   return t;
 }
 

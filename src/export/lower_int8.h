@@ -25,6 +25,7 @@ class QEmitter {
   const std::vector<int32_t>& shape(int t) const { return g_.shape(t); }
   QuantParam param(int t) const;            // of an int8 tensor this emitter made
   QuantParam table(const std::string& name) const;  // throws naming the missing entry
+  int find(const std::string& name) const;  // an int8 tensor this emitter made, by name
 
   // A graph input of `type` (INT8, UINT8 or FLOAT32) with parameters `p` (zero point shifted
   // by +128 for UINT8; FLOAT32 inputs carry none).
@@ -76,6 +77,7 @@ class QEmitter {
   GraphBuilder& g_;
   const QuantTable& table_;
   std::map<int, QuantParam> params_;
+  std::map<std::string, int> by_name_;
 };
 
 }  // namespace tinyvit::exporter

@@ -163,8 +163,12 @@ std::pair<int, int> lower_vit_int8(QEmitter& e, const models::VitConfig& c, cons
                           blk + ".mlp.fc2", true);
     x = e.add(x, h, blk + ".mlp.residual");
   }
+  // The final LayerNorm runs on every token, then the prefix token(s) are sliced: an int8 MEAN
+  // over a (1, 1, D) slice gives results several steps off in LiteRT.js (measured; the
+  // (1, T, D) MEANs agree within a step), so the float lowering's slice-first shortcut is
+  // not used here.
+  x = layer_norm_core(e, x, "norm", float_layers, c.ln_eps);               // (1, T, D)
   int t = e.strided_slice(x, {0, 0, 0}, {1, prefix, D}, "prefix_tokens");  // (1, prefix, D)
-  t = layer_norm_core(e, t, "norm", float_layers, c.ln_eps);
   if (c.distill_token) t = e.reshape(t, {1, 2 * D}, "norm.flat");
   const int logits = e.fully_connected(t, f("logits.weight"), f("logits.bias"), "logits",
                                        false);                 // (1, K)

@@ -73,8 +73,14 @@ ExportResult export_tflite_int8(const models::ModelConfig& config, const ParamMa
   if (options.io == Int8Io::kUint8) out = e.quantize(out, "logits.uint8", tfl::TensorType::UINT8, out_q);
   if (options.io == Int8Io::kFloat32) out = e.dequantize(out, "logits.float");
   graph.set_inputs({io.first});
-  graph.set_outputs({out});
-  graph.add_signature("serving_default", {{"image", io.first}}, {{"logits", out}});
+  std::vector<int32_t> outs{out};
+  std::vector<std::pair<std::string, int>> sig_outs{{"logits", out}};
+  for (const auto& name : options.extra_outputs) {
+    outs.push_back(e.find(name));
+    sig_outs.emplace_back(name, e.find(name));
+  }
+  graph.set_outputs(outs);
+  graph.add_signature("serving_default", {{"image", io.first}}, sig_outs);
   const QuantParam in_q = pixel_param();
   nlohmann::json meta = {
       {"producer", "tinyvit-edge"}, {"model", config.name}, {"family", config.family},

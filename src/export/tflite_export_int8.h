@@ -42,6 +42,9 @@ struct Int8ExportOptions {
   // `params` passed to export_tflite_int8 are already folded (fold_vit_int8 /
   // fold_resnet_int8 output, e.g. after quantization-aware fine-tuning of the folded weights).
   bool params_folded = false;
+  // Debugging: int8 tensors (by name) added as extra graph outputs after "logits", so a
+  // runtime's intermediate values can be compared with the simulation's.
+  std::vector<std::string> extra_outputs;
 };
 
 // The ViT's float weights, rewritten into the form the int8 graph quantizes (names = the

@@ -39,6 +39,7 @@ torch::Tensor QuantSim::qp(const std::string& name, const torch::Tensor& x) {
 torch::Tensor QuantSim::qfixed(const std::string& name, const torch::Tensor& x, QuantParam p) {
   if (!quant_on(name)) return x;
   auto q = exporter::fake_quant(x, p);
+  if (capture) (*capture)[name] = q.detach();
   return ste ? straight_through(x, q) : q;
 }
 
@@ -142,8 +143,8 @@ class VitSim : public QuantSim {
       h = qp(blk + ".mlp.fc2", linear(h, blk + ".mlp.fc2", blk + ".mlp.gelu"));
       x = qp(blk + ".mlp.residual", x + h);
     }
-    auto t0 = x.slice(1, 0, c.num_prefix_tokens());
-    auto z = ln(t0, "norm").flatten(1);  // (B, prefix * D)
+    // final LayerNorm on every token, then the prefix token(s), as the int8 graph
+    auto z = ln(x, "norm").slice(1, 0, c.num_prefix_tokens()).flatten(1);  // (B, prefix * D)
     return qp("logits", linear(z, "logits", "norm"));
   }
 };

@@ -21,6 +21,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -52,6 +53,8 @@ class QuantSim {
   // ViT LayerNorms computed in float (exporter's Int8ExportOptions::float_layers): only
   // their int8 output is quantized.
   std::set<std::string> float_layers;
+  // Debugging: when set, kQuant stores every quantized activation here, by name.
+  std::map<std::string, torch::Tensor>* capture = nullptr;
 
   exporter::ParamMap& params() { return F_; }  // the folded float weights
   const models::ModelConfig& config() const { return config_; }
