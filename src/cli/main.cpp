@@ -19,11 +19,13 @@ int main(int argc, char** argv) {
   tinyvit::cli::register_info_command(app);
   tinyvit::cli::register_export_command(app);
   tinyvit::cli::register_verify_command(app);
-  tinyvit::cli::register_quantize_command(app);
   tinyvit::cli::register_bench_command(app);
+  tinyvit::cli::register_quantize_command(app);
   tinyvit::cli::register_prune_command(app);
   tinyvit::cli::register_predict_command(app);
   tinyvit::cli::register_visualize_command(app);
+  tinyvit::cli::register_import_command(app);
+  tinyvit::cli::register_export_weights_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
