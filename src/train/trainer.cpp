@@ -344,7 +344,7 @@ TrainResult Trainer::run(bool resume) {
   if (g_stop.load() && s.epoch < opt_.epochs) {
     save(s, false);
     throw Error(fmt::format("[{}] stopped by signal; checkpoint '{}' saved at epoch {} batch {} "
-                            "(rerun with --resume to continue)",
+                            "(rerun the same command: add --resume to train/distill; a pipeline resumes by itself)",
                             opt_.stage, ckpt_path_, s.epoch + 1, s.batch));
   }
   if (s.history.empty()) write_metrics(s.history);
