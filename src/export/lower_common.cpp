@@ -3,35 +3,17 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "export/lower_util.h"
 
 namespace tinyvit::exporter {
 namespace {
 
 using Op = tfl::BuiltinOperator;
 
-template <typename T>
-tfl::BuiltinOptionsUnion options(T value) {
-  tfl::BuiltinOptionsUnion u;
-  u.Set(std::move(value));
-  return u;
-}
-
-tfl::ActivationFunctionType fused(Activation act) {
-  return act == Activation::kRelu ? tfl::ActivationFunctionType::RELU
-                                  : tfl::ActivationFunctionType::NONE;
-}
-
-std::vector<int32_t> dims_of(const torch::Tensor& t) {
-  std::vector<int32_t> d;
-  for (int64_t s : t.sizes()) d.push_back(static_cast<int32_t>(s));
-  return d;
-}
-
-std::string shape_str(const std::vector<int32_t>& s) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + ")";
-}
+using detail::dims_of;
+using detail::fused;
+using detail::options;
+using detail::shape_str;
 
 int normalize_axis(int axis, int rank) { return axis < 0 ? axis + rank : axis; }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "export/lower_util.h"
 
 namespace tinyvit::exporter {
 namespace {
@@ -10,29 +11,10 @@ namespace {
 using Op = tfl::BuiltinOperator;
 using TT = tfl::TensorType;
 
-template <typename T>
-tfl::BuiltinOptionsUnion options(T value) {
-  tfl::BuiltinOptionsUnion u;
-  u.Set(std::move(value));
-  return u;
-}
-
-tfl::ActivationFunctionType fused(Activation act) {
-  return act == Activation::kRelu ? tfl::ActivationFunctionType::RELU
-                                  : tfl::ActivationFunctionType::NONE;
-}
-
-std::vector<int32_t> dims_of(const torch::Tensor& t) {
-  std::vector<int32_t> d;
-  for (int64_t s : t.sizes()) d.push_back(static_cast<int32_t>(s));
-  return d;
-}
-
-std::string shape_str(const std::vector<int32_t>& s) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + ")";
-}
+using detail::dims_of;
+using detail::fused;
+using detail::options;
+using detail::shape_str;
 
 std::string param_str(QuantParam p) {
   return "scale " + std::to_string(p.scale) + ", zero point " + std::to_string(p.zero_point);

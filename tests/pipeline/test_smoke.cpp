@@ -56,9 +56,9 @@ TEST(Pipeline, SmokePresetEndToEnd) {
   // The exported float32 student vs LibTorch in a real TFLite runtime (LiteRT.js):
   // 1e-3 is the float32 bound on |logit diff| for a whole model.
   auto v = read_json(dir / "verify.json");
-  EXPECT_EQ(v["student"]["count"], 100);
-  EXPECT_LE(v["student"]["max_abs_diff"].get<double>(), 1e-3);
-  EXPECT_LE(v["teacher"]["max_abs_diff"].get<double>(), 1e-3);
+  EXPECT_EQ(v["student"]["images"], 100);
+  EXPECT_LE(v["student"]["max_abs_logit_diff"].get<double>(), 1e-3);
+  EXPECT_LE(v["teacher"]["max_abs_logit_diff"].get<double>(), 1e-3);
   EXPECT_EQ(v["student"]["disagreements"].get<int64_t>() -
                 v["student"]["near_tie_disagreements"].get<int64_t>(),
             0);
