@@ -29,6 +29,7 @@ pkgs=(
 if [ "$want_test" = 1 ]; then
   pkgs+=(python3 python3-numpy python3-torch python3-torchvision nodejs)
   pkgs+=(clang)  # runtime: ASan/UBSan build + libFuzzer (tests/runtime/run_sanitized.sh)
+  pkgs+=(g++-aarch64-linux-gnu qemu-user-static)  # runtime on aarch64 (tests/runtime/run_aarch64.sh)
 fi
 
 missing=()

@@ -11,4 +11,12 @@ bool cpu_has_avx2_fma() {
 #endif
 }
 
+bool cpu_has_neon() {
+#if defined(__aarch64__)
+  return true;  // Advanced SIMD is mandatory on aarch64
+#else
+  return false;
+#endif
+}
+
 }  // namespace tinyvit::rt

@@ -12,6 +12,7 @@
 #include <new>
 
 #include "flatbuffers/flatbuffers.h"
+#include "kernels/arm/arm_kernels.h"
 #include "kernels/kernel.h"
 #include "model.h"
 #include "rt_schema_generated.h"
@@ -322,6 +323,7 @@ Status load_model(Model& m, const void* data, std::size_t size) {
       return fail(m, s, "op %d (%s -> '%s'): %s", i, reg->name, m.tensors[op.output].name, tmp);
     }
     if (!op.eval) return fail(m, Status::kUnsupported, "op %d (%s): no kernel", i, reg->name);
+    arm::select(ctx);  // aarch64: NEON variants of FC / BATCH_MATMUL / CONV_2D (kAuto)
   }
   return Status::kOk;
 }

@@ -92,10 +92,13 @@ int main(int argc, char** argv) {
   }
   std::sort(ms.begin(), ms.end());
   auto pct = [&](double p) { return ms[static_cast<std::size_t>(p * static_cast<double>(ms.size() - 1) + 0.5)]; };
-  int avx2 = 0;
-  for (int i = 0; i < it.num_ops(); ++i) avx2 += std::strcmp(it.op_kernel(i), "avx2") == 0;
-  std::printf("model %s: %zu bytes, %d ops (%d avx2), %d tensors\n", argv[1], file.size(),
-              it.num_ops(), avx2, it.num_tensors());
+  int avx2 = 0, neon = 0;
+  for (int i = 0; i < it.num_ops(); ++i) {
+    avx2 += std::strcmp(it.op_kernel(i), "avx2") == 0;
+    neon += std::strcmp(it.op_kernel(i), "neon") == 0;
+  }
+  std::printf("model %s: %zu bytes, %d ops (%d avx2, %d neon), %d tensors\n", argv[1], file.size(),
+              it.num_ops(), avx2, neon, it.num_tensors());
   std::printf("arena %zu bytes (sum of activations %zu)\n", it.arena_bytes_needed(),
               it.activation_bytes_total());
   std::printf("latency ms over %zu runs: p50 %.3f p90 %.3f p99 %.3f min %.3f\n", ms.size(), pct(0.5),

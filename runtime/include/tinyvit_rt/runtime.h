@@ -99,7 +99,7 @@ class Interpreter {
   TensorView tensor(int i) const;
   int num_ops() const;
   const char* op_name(int i) const;
-  // "reference" or "avx2": which variant op `i` runs.
+  // "reference", "avx2" or "neon": which variant op `i` runs.
   const char* op_kernel(int i) const;
   // Runs op i alone (for per-op timing); ops before it must have run.
   void invoke_op(int i);
@@ -113,5 +113,7 @@ class Interpreter {
 
 // The CPU features the kAuto kernel choice looks at.
 bool cpu_has_avx2_fma();
+// aarch64 builds (NEON is mandatory there): the NEON variants are used with kAuto.
+bool cpu_has_neon();
 
 }  // namespace tinyvit::rt

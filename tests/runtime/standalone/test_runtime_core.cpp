@@ -373,6 +373,11 @@ std::vector<uint8_t> conv_model(int H, int Ci, int Co, int k, int stride, bool s
 void compare_variants(const std::vector<uint8_t>& model, bool int8, std::mt19937& rng, const std::string& what) {
   Loaded probe(model);
   ASSERT_EQ(probe.status, Status::kOk) << what << ": " << probe.it.error();
+  if (cpu_has_avx2_fma() || cpu_has_neon()) {  // kAuto must really pick the variant
+    Loaded fast_probe(model, KernelSet::kAuto);
+    ASSERT_EQ(fast_probe.status, Status::kOk) << what;
+    EXPECT_STREQ(fast_probe.it.op_kernel(0), cpu_has_neon() ? "neon" : "avx2") << what;
+  }
   const std::size_t in_bytes = probe.it.input(0).bytes * 3;
   std::vector<uint8_t> in(in_bytes);
   if (int8) {
@@ -395,7 +400,9 @@ void compare_variants(const std::vector<uint8_t>& model, bool int8, std::mt19937
 }
 
 TEST(RuntimeKernels, VariantsMatchReference) {
-  std::printf("[ kernels ] AVX2+FMA variants %s on this CPU\n", cpu_has_avx2_fma() ? "active" : "not available");
+  std::printf("[ kernels ] AVX2+FMA variants %s on this CPU, NEON variants %s\n",
+              cpu_has_avx2_fma() ? "active" : "not available",
+              cpu_has_neon() ? "active (aarch64)" : "not built");
   std::mt19937 rng(99);
   // Shapes with tails (not multiples of 4 / 8 / 16) on every axis.
   const int dims[][3] = {{1, 1, 1}, {3, 17, 5}, {5, 16, 24}, {2, 33, 7}, {7, 64, 9}, {4, 100, 13}};
