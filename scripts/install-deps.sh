@@ -30,6 +30,7 @@ if [ "$want_test" = 1 ]; then
   pkgs+=(python3 python3-numpy python3-torch python3-torchvision nodejs)
   pkgs+=(clang)  # runtime: ASan/UBSan build + libFuzzer (tests/runtime/run_sanitized.sh)
   pkgs+=(g++-aarch64-linux-gnu qemu-user-static)  # runtime on aarch64 (tests/runtime/run_aarch64.sh)
+  pkgs+=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm)  # firmware/ (tests/runtime/run_firmware.sh)
 fi
 
 missing=()

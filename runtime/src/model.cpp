@@ -51,7 +51,7 @@ Status read_tensor(Model& m, const tfl::Model* model, const tfl::Tensor* t, int 
   for (int i = 0; i < rank; ++i) {
     const int32_t d = shape->Get(static_cast<flatbuffers::uoffset_t>(i));
     if (d < 1)
-      return fail(m, Status::kMalformedModel, "tensor '%s': dimension %d is %d", out.name, i, d);
+      return fail(m, Status::kMalformedModel, "tensor '%s': dimension %d is %d", out.name, i, static_cast<int>(d));
     out.dims[i] = d;
     n *= d;
     if (n > (int64_t{1} << 29))
@@ -64,13 +64,13 @@ Status read_tensor(Model& m, const tfl::Model* model, const tfl::Tensor* t, int 
   const auto* buffers = model->buffers();
   const uint32_t b = t->buffer();
   if (!buffers || b >= buffers->size())
-    return fail(m, Status::kMalformedModel, "tensor '%s': buffer %u out of range", out.name, b);
+    return fail(m, Status::kMalformedModel, "tensor '%s': buffer %u out of range", out.name, static_cast<unsigned>(b));
   const auto* buf = buffers->Get(b);
   if (buf && buf->data() && buf->data()->size() > 0) {
     if (b == 0) return fail(m, Status::kMalformedModel, "buffers[0] must be empty");
     if (buf->data()->size() != out.bytes)
       return fail(m, Status::kMalformedModel, "constant '%s': %u bytes, shape needs %zu", out.name,
-                  buf->data()->size(), out.bytes);
+                  static_cast<unsigned>(buf->data()->size()), out.bytes);
     const uint8_t* p = buf->data()->data();
     if (reinterpret_cast<uintptr_t>(p) % dtype_size(out.type) != 0)
       return fail(m, Status::kMalformedModel, "constant '%s' is misaligned in the file", out.name);
@@ -89,7 +89,7 @@ Status read_tensor(Model& m, const tfl::Model* model, const tfl::Tensor* t, int 
                   out.name);
     if (zps && static_cast<int>(zps->size()) != ns && zps->size() != 1 && zps->size() != 0)
       return fail(m, Status::kMalformedModel, "tensor '%s': %u zero points for %d scales",
-                  out.name, zps->size(), ns);
+                  out.name, static_cast<unsigned>(zps->size()), ns);
     for (int i = 0; i < ns; ++i) {
       const float s = scales->Get(static_cast<flatbuffers::uoffset_t>(i));
       if (!(s > 0.f) || !std::isfinite(s))
@@ -171,12 +171,12 @@ Status load_model(Model& m, const void* data, std::size_t size) {
     return fail(m, Status::kMalformedModel, "flatbuffers verifier rejected the file");
   const tfl::Model* model = tfl::GetModel(bytes);
   if (model->version() != 3)
-    return fail(m, Status::kUnsupported, "schema version %u (expected 3)", model->version());
+    return fail(m, Status::kUnsupported, "schema version %u (expected 3)", static_cast<unsigned>(model->version()));
   if (!model->subgraphs() || model->subgraphs()->size() < 1)
     return fail(m, Status::kMalformedModel, "no subgraph");
   if (model->subgraphs()->size() > 1)
     return fail(m, Status::kUnsupported, "%u subgraphs (only one is supported)",
-                model->subgraphs()->size());
+                static_cast<unsigned>(model->subgraphs()->size()));
   const tfl::SubGraph* sg = model->subgraphs()->Get(0);
   if (!sg || !sg->tensors() || !sg->operators() || !sg->inputs() || !sg->outputs())
     return fail(m, Status::kMalformedModel, "subgraph lacks tensors, operators, inputs or outputs");

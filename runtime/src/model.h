@@ -51,7 +51,10 @@ struct OpParams {
   // int8 requantization
   int32_t multiplier = 0;
   int shift = 0;
-  int32_t multiplier2 = 0, shift2 = 0, multiplier3 = 0, shift3 = 0;
+  int32_t multiplier2 = 0;
+  int shift2 = 0;
+  int32_t multiplier3 = 0;
+  int shift3 = 0;
   int32_t left_shift = 0;
   int32_t act_min = 0, act_max = 0;      // int8 output clamp
   float fact_min = 0.f, fact_max = 0.f;  // float output clamp

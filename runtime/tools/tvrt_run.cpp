@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
               it.activation_bytes_total());
   std::printf("latency ms over %zu runs: p50 %.3f p90 %.3f p99 %.3f min %.3f\n", ms.size(), pct(0.5),
               pct(0.9), pct(0.99), ms.front());
+  std::printf("input %s (%s): %zu bytes\n", in.name, dtype_name(in.type), in.bytes);
   const TensorView out = it.output(0);
   std::printf("output %s (%s):", out.name, dtype_name(out.type));
   const std::size_t n = out.bytes / dtype_size(out.type);
