@@ -13,6 +13,8 @@
 #include "export/verify.h"
 #include "models/checkpoint.h"
 #include "models/info.h"
+#include "pipeline/samples.h"
+#include "report/inference.h"
 #include "train/evaluate.h"
 
 namespace tinyvit::pipeline {
@@ -141,6 +143,17 @@ nlohmann::json run_pipeline(const PipelineConfig& c) {
   nlohmann::json summary = {{"name", c.name},
                             {"teacher", stage_summary(path("teacher.pt"), d, c.data, t_teacher.seconds)},
                             {"student", stage_summary(path("student.pt"), d, c.data, t_student.seconds)}};
+  {
+    // The seed's verification view of the student: 32 seeded validation images.
+    auto model = report::open_model(path("student.pt"));
+    SamplesOptions so;
+    so.seed = c.seed;
+    so.title = fmt::format("run {}: student.pt ({})", c.name, summary["student"]["model"].get<std::string>());
+    const auto r = write_samples_png(*model, d, c.data, so, path("samples.png"));
+    summary["student"]["samples_png"] = {{"file", "samples.png"}, {"images", r.shown}, {"correct", r.correct}};
+    std::cerr << fmt::format("[samples] {} ({} validation images, {} correct)\n", path("samples.png"),
+                             r.shown, r.correct);
+  }
   if (c.exporting.enabled) {
     // Cheap next to training, so always redone: the files always match the checkpoints.
     nlohmann::json verify = {

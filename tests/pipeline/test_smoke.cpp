@@ -3,6 +3,7 @@
 // the finished training stages.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -43,8 +44,18 @@ TEST(Pipeline, SmokePresetEndToEnd) {
   std::string log;
   ASSERT_EQ(run(cmd, &log), 0) << log;
   for (const char* f : {"config.toml", "teacher.pt", "student.pt", "metrics.jsonl", "summary.json",
-                        "pipeline.log", "model_f32.tflite", "teacher_f32.tflite", "verify.json"})
+                        "pipeline.log", "model_f32.tflite", "teacher_f32.tflite", "verify.json",
+                        "samples.png"})
     EXPECT_TRUE(fs::exists(dir / f)) << f;
+  {
+    // samples.png: a real PNG (signature) whose IHDR width fits 8 tiles of 160 px images.
+    std::ifstream png(dir / "samples.png", std::ios::binary);
+    unsigned char h[24] = {};
+    png.read(reinterpret_cast<char*>(h), sizeof h);
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(h) + 1, 3), "PNG");
+    const uint32_t width = (uint32_t(h[16]) << 24) | (uint32_t(h[17]) << 16) | (uint32_t(h[18]) << 8) | h[19];
+    EXPECT_GE(width, 8u * 160u);
+  }
   EXPECT_NE(log.find("teacher resnet18_cifar validation accuracy"), std::string::npos) << log;
   EXPECT_NE(log.find("student vit_micro_patch4_32 validation accuracy"), std::string::npos) << log;
 
@@ -53,6 +64,7 @@ TEST(Pipeline, SmokePresetEndToEnd) {
   const double acc = s["student"]["val_accuracy"];
   EXPECT_GE(acc, 0.0);
   EXPECT_LE(acc, 1.0);
+  EXPECT_EQ(s["student"]["samples_png"]["images"], 32);
   // The exported float32 student vs LibTorch in a real TFLite runtime (LiteRT.js):
   // 1e-3 is the float32 bound on |logit diff| for a whole model.
   auto v = read_json(dir / "verify.json");
