@@ -1,10 +1,11 @@
 // tinyvit bench MODEL.tflite [--runs N] [--warmup N] [--kernels auto|reference] [--litert]
-//                            [--per-op] [--json FILE]
+//                            [--per-op] [--checkpoint CKPT] [--json FILE]
 // Runs an exported .tflite in tinyvit's own runtime (runtime/, no LibTorch): batch-1 latency
 // percentiles, arena bytes (planned, vs the sum of all activation tensors), file size; with
 // --litert also LiteRT.js on the same file (its per-inference time, measured as the
 // difference between a 1-sample and an N-sample run of one Node process, so start-up and
-// model compilation are excluded).
+// model compilation are excluded); with --checkpoint CKPT also LibTorch's batch-1 forward of
+// the checkpoint the file came from (normalization included, as in the file), 1 thread.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "export/litert_runner.h"
+#include "report/inference.h"
 #include "tinyvit_rt/runtime.h"
 
 namespace tinyvit::cli {
@@ -46,6 +48,7 @@ void register_bench_command(CLI::App& app) {
     std::string kernels = "auto";
     bool litert = false, per_op = false;
     std::string json_out;
+    std::string checkpoint;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("bench", "Latency, arena memory and size of an exported .tflite "
@@ -59,6 +62,9 @@ void register_bench_command(CLI::App& app) {
   cmd->add_flag("--litert", a->litert, "Also time LiteRT.js on the same file");
   cmd->add_flag("--per-op", a->per_op, "Time per op type");
   cmd->add_option("--json", a->json_out, "Write the numbers as JSON");
+  cmd->add_option("--checkpoint", a->checkpoint,
+                  "Also time LibTorch's batch-1 forward of this checkpoint (1 thread)")
+      ->check(CLI::ExistingFile);
   cmd->callback([a] {
     using namespace tinyvit::rt;
     const std::string raw = read_file_bytes(a->model);
@@ -156,6 +162,34 @@ void register_bench_command(CLI::App& app) {
       std::cout << fmt::format("LiteRT.js (wasm, 1 thread, same file): {:.3f} ms per inference -> "
                                "tinyvit runtime is {:.2f}x {}\n",
                                per, per / pct(ms, 0.5), per >= pct(ms, 0.5) ? "faster" : "(slower)");
+    }
+    if (!a->checkpoint.empty()) {
+      // LibTorch, batch 1, 1 thread (as the runtime and LiteRT.js here), same pixels when the
+      // file takes float NHWC pixels in [0, 1].
+      auto ck = report::open_model(a->checkpoint);
+      const int S = ck->input_size();
+      torch::manual_seed(0);
+      torch::Tensor px = torch::rand({1, 3, S, S});
+      const TensorView in = it.input(0);
+      if (in.type == DType::kFloat32 && in.bytes == static_cast<std::size_t>(3 * S * S) * 4)
+        px = torch::from_blob(in.data, {1, S, S, 3}, torch::kFloat32).permute({0, 3, 1, 2}).contiguous();
+      const int threads_before = torch::get_num_threads();
+      torch::set_num_threads(1);
+      torch::InferenceMode guard;
+      for (int i = 0; i < a->warmup; ++i) ck->logits_from_pixels(px);
+      std::vector<double> tms;
+      for (int i = 0; i < std::max(1, a->runs); ++i) {
+        const auto s = std::chrono::steady_clock::now();
+        ck->logits_from_pixels(px);
+        tms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
+      }
+      torch::set_num_threads(threads_before);
+      j["libtorch_ms_p50"] = pct(tms, 0.5);
+      j["speedup_vs_libtorch"] = pct(tms, 0.5) / pct(ms, 0.5);
+      std::cout << fmt::format("LibTorch (float32 checkpoint, 1 thread): p50 {:.3f} ms -> tinyvit runtime "
+                               "is {:.2f}x {}\n",
+                               pct(tms, 0.5), pct(tms, 0.5) / pct(ms, 0.5),
+                               pct(tms, 0.5) >= pct(ms, 0.5) ? "faster" : "(slower)");
     }
     if (!a->json_out.empty()) write_text_atomic(a->json_out, j.dump(2) + "\n");
   });
