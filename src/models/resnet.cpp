@@ -25,9 +25,12 @@ ResNetBasicBlockImpl::ResNetBasicBlockImpl(int in_planes, int planes, int stride
 }
 
 torch::Tensor ResNetBasicBlockImpl::forward(const torch::Tensor& x) {
-  auto y = torch::relu(bn1(conv1(x)));
+  // In-place ReLU and residual add, as torchvision (inplace=True): fewer temporaries, faster
+  // training on CPU (bench_train).
+  auto y = bn1(conv1(x)).relu_();
   y = bn2(conv2(y));
-  return torch::relu(y + (downsample ? downsample->forward(x) : x));
+  y += downsample ? downsample->forward(x) : x;
+  return y.relu_();
 }
 
 ResNet::ResNet(ModelConfig config) : config_(std::move(config)) {
@@ -63,7 +66,7 @@ ResNet::ResNet(ModelConfig config) : config_(std::move(config)) {
 }
 
 torch::Tensor ResNet::forward(torch::Tensor x) {
-  x = torch::relu(bn1(conv1(x)));
+  x = bn1(conv1(x)).relu_();
   if (config_.resnet.stem == "imagenet") x = torch::max_pool2d(x, 3, 2, 1);
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // (B, 8*width)
