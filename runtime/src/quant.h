@@ -9,6 +9,7 @@
 //   RoundingDivideByPOT(x, e) = x >> e rounded half away from zero.
 //   MultiplyByQuantizedMultiplier(x, q, shift):
 //       RoundingDivideByPOT(SRDHM(x * 2^max(shift,0), q), max(-shift,0))   -- TWO roundings.
+//   gemmlowp fixed point (SOFTMAX, RSQRT): see the functions below.
 // XNNPACK (LiteRT.js's int8 path for most ops) instead multiplies in float and rounds once
 // (ties to even), so it can differ by one step from these on rare inputs.
 #include <cstdint>
@@ -41,6 +42,38 @@ inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, i
 }
 
 inline int32_t clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+// ---- gemmlowp fixed point (what TFLite's int8 SOFTMAX and RSQRT are built on) ----------------
+// A Qm.(31-m) value is an int32 raw r meaning r / 2^(31-m). Products of Qa and Qb values are
+// SRDHM of the raws (a Q(a+b) value); additions are plain int32 additions.
+
+// gemmlowp SaturatingRoundingMultiplyByPOT<e> for e > 0: x * 2^e, saturated to int32.
+inline int32_t saturating_left_shift(int32_t x, int e) {
+  const int32_t threshold = static_cast<int32_t>((int64_t{1} << (31 - e)) - 1);
+  if (x > threshold) return INT32_MAX;
+  if (x < -threshold) return INT32_MIN;
+  return static_cast<int32_t>(static_cast<uint32_t>(x) << e);
+}
+
+// gemmlowp RoundingHalfSum: (a + b) / 2 rounded half away from zero, in 64 bits.
+inline int32_t rounding_half_sum(int32_t a, int32_t b) {
+  const int64_t sum = static_cast<int64_t>(a) + b;
+  return static_cast<int32_t>((sum + (sum >= 0 ? 1 : -1)) / 2);
+}
+
+// gemmlowp exp_on_negative_values for a Q5.26 input a <= 0 (TFLite softmax's
+// kScaledDiffIntegerBits = 5); returns exp(a) as Q0.31 (a == 0 -> INT32_MAX).
+int32_t exp_on_negative_values_q5(int32_t a);
+// gemmlowp one_over_one_plus_x_for_x_in_0_1: a in Q0.31, [0, 1) -> 1 / (1 + a) in Q0.31
+// (three Newton-Raphson steps from 48/17 - 32/17 d).
+int32_t one_over_one_plus_x_for_x_in_0_1(int32_t a);
+// TFLite GetReciprocal(x, integer_digits): x > 0 in Q(integer_digits); returns the Q0.31
+// mantissa of 1/x and sets *num_bits_over_unit so that 1/x = result / 2^(31 + bits).
+int32_t get_reciprocal(int32_t x, int integer_digits, int* num_bits_over_unit);
+// TFLite GetInvSqrtQuantizedMultiplierExp(input, reverse_shift = -1): 1/sqrt(input) for an
+// int32 input >= 0 as (multiplier, shift) for multiply_by_quantized_multiplier; inputs 0 and
+// 1 give (INT32_MAX, 0). Newton-Raphson in Q3.28, five steps.
+void inv_sqrt_quantized_multiplier_exp(int32_t input, int32_t* multiplier, int* shift);
 
 // TFLite's round(): half away from zero (std::round), for float -> int8 quantization.
 int32_t round_to_int(float v);

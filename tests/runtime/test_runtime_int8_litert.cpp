@@ -6,16 +6,18 @@
 // Which arithmetic each side uses: ours = TFLite's reference integer arithmetic (TFLite Micro's
 // kernels). LiteRT.js (wasm) delegates FULLY_CONNECTED, CONV_2D, BATCH_MATMUL, ADD, SUB, MUL,
 // MEAN, SQUARED_DIFFERENCE?, QUANTIZE/DEQUANTIZE to XNNPACK, which requantizes in float with
-// one rounding (ties to even). Its compileModel() options (accelerator 'wasm', cpuOptions:
-// numThreads) have no switch to turn XNNPACK off, so these comparisons allow ONE quantization
-// step on any output, and we report how many outputs differ. Pure data movement must match
-// exactly.
+// one rounding (ties to even). int8 SOFTMAX and RSQRT run in LiteRT's builtin kernels (the
+// Softmax and Rsqrt tests below show which). Its compileModel() options (accelerator 'wasm',
+// cpuOptions: numThreads) have no switch to turn XNNPACK off, so these comparisons allow ONE
+// quantization step on any output, and we report how many outputs differ. Pure data movement
+// must match exactly.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <random>
+#include <tuple>
 
 #include "export/litert_runner.h"
 #include "export/tflite_export.h"
@@ -45,10 +47,12 @@ struct Int8Case {
   std::vector<uint8_t> inputs;  // N samples of raw input bytes
   bool float_out = false;
   int max_steps = 1;  // allowed |ours - LiteRT| in quantization steps (0 = exact)
+  double max_share = 1.0;  // allowed share of outputs that differ at all
 };
 
-void check_int8(const Int8Case& c) {
+void check_int8(const Int8Case& c, std::vector<uint8_t>* litert_out = nullptr) {
   const auto want = litert8(c.model, c.inputs, c.name);
+  if (litert_out) *litert_out = want;
   const auto ref = run_runtime(c.model, c.inputs.data(), c.inputs.size(), KernelSet::kReference);
   const auto fast = run_runtime(c.model, c.inputs.data(), c.inputs.size(), KernelSet::kAuto);
   ASSERT_EQ(ref.size(), want.size()) << c.name;
@@ -71,6 +75,7 @@ void check_int8(const Int8Case& c) {
   std::cout << "[ int8    ] " << c.name << ": " << diff << " of " << ref.size()
             << " outputs differ from LiteRT (max " << maxd << " step)\n";
   EXPECT_LE(maxd, c.max_steps) << c.name;
+  EXPECT_LE(diff, c.max_share * static_cast<double>(ref.size())) << c.name;
 }
 
 std::vector<uint8_t> as_bytes(const std::vector<int8_t>& v) {
@@ -236,6 +241,62 @@ Int8Case quantize_case() {
   return {"quantize_dequantize", m.finish(), in, true};
 }
 
+// SOFTMAX int8 -> int8 (1/256, -128) over attention-like rows of 17.
+Int8Case softmax_case(const std::string& name, float sx, int zx, float beta) {
+  std::mt19937 rng(9);
+  TinyModel m;
+  const int x = m.i8("x", {1, 2, 5, 17}, sx, zx);
+  const int y = m.i8("y", {1, 2, 5, 17}, 1.f / 256, -128);
+  tfl::SoftmaxOptionsT o;
+  o.beta = beta;
+  m.op(B::SOFTMAX, {x}, {y}, opts(o), 2);
+  m.io({x}, {y});
+  return {name, m.finish(), as_bytes(rand_i8(rng, kSamples * 2 * 5 * 17))};
+}
+
+// LiteRT's builtin int8 SOFTMAX on a non-aarch64 build (tflite::optimized_ops::Softmax with
+// the table from PopulateSoftmaxLookupTable), written here only to identify which arithmetic
+// LiteRT.js ran: t[d] = expf(-sx beta d) in float, p = t / (sum t * (1/256)), round half away.
+std::vector<int8_t> builtin_float_table_softmax(const std::vector<int8_t>& x, int D, float sx,
+                                                float beta) {
+  float table[256];
+  for (int v = 0; v <= 255; ++v) table[255 - v] = std::exp(-sx * beta * static_cast<float>(v));
+  std::vector<int8_t> y(x.size());
+  for (std::size_t r = 0; r < x.size() / D; ++r) {
+    const int8_t* xr = x.data() + r * D;
+    int mx = -128;
+    for (int i = 0; i < D; ++i) mx = std::max(mx, int(xr[i]));
+    const float* t = &table[255 - mx];
+    float sum = 0.f;
+    for (int i = 0; i < D; ++i) sum += t[xr[i]];
+    const float inv = 1.0f / (sum * (1.f / 256));
+    for (int i = 0; i < D; ++i) {
+      const int q = static_cast<int>(std::round(t[xr[i]] * inv)) - 128;
+      y[r * D + i] = static_cast<int8_t>(std::min(127, std::max(-128, q)));
+    }
+  }
+  return y;
+}
+
+// RSQRT int8 with the parameters an exported LayerNorm has: variance in, zero point -128.
+Int8Case rsqrt_case(float sx, float sy) {
+  TinyModel m;
+  const int x = m.i8("x", {1, 256}, sx, -128);
+  const int y = m.i8("y", {1, 256}, sy, -128);
+  m.op(B::RSQRT, {x}, {y}, {}, 2);
+  m.io({x}, {y});
+  std::vector<int8_t> in;  // every int8 value, 8 times
+  for (int k = 0; k < 8; ++k)
+    for (int v = -128; v <= 127; ++v) in.push_back(static_cast<int8_t>(v));
+  return {"rsqrt", m.finish(), as_bytes(in)};
+}
+
+int count_equal(const std::vector<uint8_t>& a, const std::vector<int8_t>& b) {
+  int n = 0;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) n += int8_t(a[i]) == b[i];
+  return n;
+}
+
 TEST(RuntimeInt8VsLiteRt, FullyConnected) {
   check_int8(fc_case(true));
   check_int8(fc_case(false));
@@ -254,6 +315,94 @@ TEST(RuntimeInt8VsLiteRt, Elementwise) {
 }
 TEST(RuntimeInt8VsLiteRt, Mean) { check_int8(mean_case()); }
 TEST(RuntimeInt8VsLiteRt, GeluLut) { check_int8(gelu_case()); }
+// SOFTMAX: ours = TFLite Micro's reference (gemmlowp fixed point). LiteRT.js: XNNPACK's delegate
+// takes only float32 SOFTMAX, so LiteRT's builtin int8 kernel runs, which on wasm (not aarch64)
+// is optimized_ops::Softmax: a float exp table and a float division, rounded once. Both are
+// within ~1e-6 of the real softmax before the final rounding to steps of 1/256, so they can
+// disagree only where 256 p lies within ~1e-4 of a .5 boundary, and then by ONE step. Random
+// rows almost never hit that, so besides 64 random samples the input holds rows picked (by
+// running both models here) where the two arithmetics disagree; LiteRT must then equal our
+// model of its float-table kernel on (nearly) every output, which shows which kernel ran.
+TEST(RuntimeInt8VsLiteRt, Softmax) {
+  for (const auto& [name, sx, zx, beta] :
+       {std::tuple<const char*, float, int, float>{"softmax_attn", 0.08f, 10, 1.f},
+        std::tuple<const char*, float, int, float>{"softmax_wide_beta", 0.3f, -3, 0.7f}}) {
+    Int8Case c = softmax_case(name, sx, zx, beta);
+    c.max_share = 0.01;  // measured: 0 of the 10880 random outputs, 44 / 82 in the picked rows
+    const int D = 17, per = 2 * 5 * D;
+    // Candidate rows with moderate spread, where 256 p takes many values (both arithmetics are
+    // within ~1e-5 of the real 256 p: on 340000 such outputs ours differs from the rounded real
+    // softmax on 3, so many rows are needed to find disagreements).
+    std::mt19937 rng(10);
+    const int cand_rows = 300000;
+    const auto cand = rand_i8(rng, static_cast<std::size_t>(cand_rows) * D, -40, 40);
+    const auto ours_c = run_runtime(c.model, cand.data(), cand.size() / per * per);
+    const auto flt_c = builtin_float_table_softmax(cand, D, sx, beta);
+    int picked = 0;
+    std::vector<int8_t> extra;
+    for (int r = 0; r < static_cast<int>(ours_c.size()) / D && picked < 10 * per / D; ++r) {
+      bool differs = false;
+      for (int i = 0; i < D; ++i) differs |= int8_t(ours_c[r * D + i]) != flt_c[r * D + i];
+      if (!differs) continue;
+      extra.insert(extra.end(), cand.begin() + r * D, cand.begin() + (r + 1) * D);
+      ++picked;
+    }
+    extra.resize(extra.size() / per * per);
+    c.inputs.insert(c.inputs.end(), extra.begin(), extra.end());
+    std::cout << "[ int8    ] " << name << ": " << extra.size() / D
+              << " rows where the fixed-point and float-table arithmetics disagree, added\n";
+    std::vector<uint8_t> lr;
+    check_int8(c, &lr);
+    const std::vector<int8_t> x(c.inputs.begin(), c.inputs.end());
+    const int same = count_equal(lr, builtin_float_table_softmax(x, D, sx, beta));
+    std::cout << "[ int8    ] " << name << ": LiteRT equals the float-table builtin kernel on "
+              << same << " of " << lr.size() << "\n";
+    EXPECT_GE(same, static_cast<int>(lr.size() * 99 / 100)) << name;
+  }
+}
+
+// RSQRT: ours = TFLite's builtin int8 arithmetic (RsqrtEvalQuantizedInt8: Newton-Raphson
+// 1/sqrt in Q3.28, two MBQM), precomputed per input byte; every int8 value is tested. The
+// scales are picked (among a few) so that a float 1/sqrt table rounded once, which an
+// XNNPACK-style LUT would hold, differs from TFLite's fixed point on some entries: LiteRT
+// matching ours exactly there shows it runs the builtin fixed-point kernel.
+TEST(RuntimeInt8VsLiteRt, Rsqrt) {
+  std::vector<int8_t> all;
+  for (int v = -128; v <= 127; ++v) all.push_back(static_cast<int8_t>(v));
+  auto float_table = [&](float sx, float sy) {
+    std::vector<int8_t> t;
+    for (int v = -128; v <= 127; ++v) {
+      const double r = v == -128 ? 1e9 : 1.0 / std::sqrt(double(sx) * (v + 128));
+      t.push_back(static_cast<int8_t>(std::min(127L, std::lround(r / sy) - 128)));
+    }
+    return t;
+  };
+  float sx = 0.004f, sy = 0.07f;
+  int disagree = 0;
+  for (float cx : {0.004f, 0.0037f, 0.0061f, 0.0123f, 0.0029f})
+    for (float cy : {0.07f, 0.053f, 0.091f, 0.117f, 0.031f}) {
+      const Int8Case probe = rsqrt_case(cx, cy);
+      const auto ours = run_runtime(probe.model, all.data(), all.size());
+      const int d = 256 - count_equal(ours, float_table(cx, cy));
+      if (d > disagree) disagree = d, sx = cx, sy = cy;
+    }
+  Int8Case c = rsqrt_case(sx, sy);
+  c.max_share = 0.01;  // measured: identical (0 of 2048)
+  std::vector<uint8_t> lr;
+  check_int8(c, &lr);
+  std::vector<int8_t> flt;
+  for (int k = 0; k < 8; ++k) {
+    const auto t = float_table(sx, sy);
+    flt.insert(flt.end(), t.begin(), t.end());
+  }
+  std::cout << "[ int8    ] rsqrt (sx " << sx << ", sy " << sy << "): the fixed point and a float "
+            << "1/sqrt table disagree on " << disagree << " of 256 values; LiteRT equals the float "
+            << "table on " << count_equal(lr, flt) << " of " << lr.size() << "\n";
+  if (disagree > 0) {
+    EXPECT_LT(count_equal(lr, flt), static_cast<int>(lr.size()));
+  }
+}
+
 TEST(RuntimeInt8VsLiteRt, DataMovementIsExact) { check_int8(movement_case()); }
 TEST(RuntimeInt8VsLiteRt, QuantizeDequantize) { check_int8(quantize_case()); }
 

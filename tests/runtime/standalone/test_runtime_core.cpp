@@ -8,7 +8,9 @@
 //     load with an error or run without touching memory outside (ASan/UBSan catch it);
 //   - kernel variants (AVX2 where present) vs the reference: int8 bit-exact, float 1e-5;
 //   - golden files (tests/runtime/golden/, written by test_runtime_litert): exported models
-//     with LiteRT.js's outputs, float 1e-4.
+//     with LiteRT.js's outputs, float 1e-4; an int8 ViT from the quantizer, bit-stable against
+//     our own earlier output and near LiteRT's;
+//   - int8 SOFTMAX / RSQRT and their gemmlowp fixed point on hand-computed values.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -95,6 +97,36 @@ TEST(RuntimeQuant, GemmlowpRoundingAndDoubleRounding) {
   EXPECT_EQ(q::quantize(1000.f, 1.f, 0), 127);
 }
 
+TEST(RuntimeQuant, GemmlowpExpReciprocalInvSqrt) {
+  // exp in Q5.26 -> Q0.31: exp(0) = 1 (INT32_MAX), exp(-1) = 0.3678794412 (2^31 x = 790015084.2),
+  // exp(-3.5) = 0.0301973834 (64848903.5). gemmlowp's polynomial and the products of its
+  // rounded exp(-2^k) constants are within ~3e-7 (650 raw) of these, measured 224 and 498.
+  EXPECT_EQ(q::exp_on_negative_values_q5(0), INT32_MAX);
+  EXPECT_NEAR(q::exp_on_negative_values_q5(-(1 << 26)), 790015084, 650);
+  EXPECT_NEAR(q::exp_on_negative_values_q5(-(7 << 25)), 64848904, 650);
+  // 1 / (1 + x): x = 0 -> 1, x = 1/2 -> 2/3 (1431655765.3), x = 1/4 -> 4/5 (1717986918.4);
+  // three Newton-Raphson steps in Q2.29 leave a few raw units (measured 3-4).
+  EXPECT_NEAR(q::one_over_one_plus_x_for_x_in_0_1(0), INT32_MAX, 8);
+  EXPECT_NEAR(q::one_over_one_plus_x_for_x_in_0_1(1 << 30), 1431655765, 8);
+  EXPECT_NEAR(q::one_over_one_plus_x_for_x_in_0_1(1 << 29), 1717986918, 8);
+  // GetReciprocal of 3.0 in Q12.19: 1/3 = (2/3 in Q0.31) / 2^(31 + 1).
+  int bits = 0;
+  EXPECT_NEAR(q::get_reciprocal(3 << 19, 12, &bits), 1431655765, 8);
+  EXPECT_EQ(bits, 1);
+  // 1/sqrt(v) as (multiplier, shift): MBQM(2^20, .) = 2^20 / sqrt(v).
+  int32_t m;
+  int s;
+  q::inv_sqrt_quantized_multiplier_exp(4, &m, &s);
+  EXPECT_EQ(q::multiply_by_quantized_multiplier(1 << 20, m, s), 1 << 19);
+  q::inv_sqrt_quantized_multiplier_exp(100, &m, &s);
+  EXPECT_NEAR(q::multiply_by_quantized_multiplier(1 << 20, m, s), 104858, 1);  // 2^20 / 10
+  q::inv_sqrt_quantized_multiplier_exp(2, &m, &s);
+  EXPECT_NEAR(q::multiply_by_quantized_multiplier(1 << 20, m, s), 741455, 1);  // 2^20 / sqrt 2
+  q::inv_sqrt_quantized_multiplier_exp(1, &m, &s);
+  EXPECT_EQ(m, INT32_MAX);
+  EXPECT_EQ(s, 0);
+}
+
 // ---- models used below ------------------------------------------------------------------------
 
 // A small float "MLP with residuals": x -> fc1 -> gelu -> fc2 -> add(x) -> fc3 -> softmax.
@@ -140,6 +172,111 @@ struct Loaded {
 
 // ---- planner ----------------------------------------------------------------------------------
 
+// ---- int8 SOFTMAX and RSQRT on hand-computed values -------------------------------------------
+
+std::vector<int8_t> run_i8(const std::vector<uint8_t>& model, const std::vector<int8_t>& in) {
+  const auto out = run_runtime(model, in.data(), in.size());
+  return std::vector<int8_t>(out.begin(), out.end());
+}
+
+std::vector<uint8_t> softmax_i8_model(int rows, int D, float sx, int zx, float beta) {
+  TinyModel m;
+  const int x = m.i8("x", {1, rows, D}, sx, zx);
+  const int y = m.i8("y", {1, rows, D}, 1.f / 256, -128);
+  tfl::SoftmaxOptionsT so;
+  so.beta = beta;
+  m.op(BO::SOFTMAX, {x}, {y}, opts(so), 2);
+  m.io({x}, {y});
+  return m.finish();
+}
+
+TEST(RuntimeInt8Ops, SoftmaxHandComputed) {
+  // Input scale 1/4: a difference of 4 steps is 1.0. y = round(256 p) - 128, clamped to 127.
+  const auto model = softmax_i8_model(4, 4, 0.25f, 0, 1.f);
+  const std::vector<int8_t> in = {
+      5, 5, 5, 5,              // p = 1/4 each -> 64 - 128 = -64
+      0, -4, -128, -128,       // d = 0, -1: p = 1/(1+e^-1) = .731059 (187.15), .268941 (68.85);
+                               // -128 steps is below diff_min (-62 steps here): -128
+      8, 4, 0, -4,             // d = 0,-1,-2,-3: 256 p = 164.84, 60.64, 22.31, 8.21
+      127, -128, -128, -128};  // only the max counts: 256 -> clamped to 127
+  const std::vector<int8_t> want = {-64, -64, -64, -64, 59, -59, -128, -128,
+                                    37,  -67, -106, -120, 127, -128, -128, -128};
+  EXPECT_EQ(run_i8(model, in), want);
+  // beta scales the input: beta 2 on [0, -2] (d = -0.5 * 2 = -1) gives the same .731 / .269.
+  const auto model_b2 = softmax_i8_model(1, 2, 0.25f, 0, 2.f);
+  EXPECT_EQ(run_i8(model_b2, {0, -2}), (std::vector<int8_t>{59, -59}));
+  // Random rows: within one step of the real softmax rounded (TFLite's fixed point is within
+  // ~1e-6 of exp; a step flips only where 256 p is near .5).
+  std::mt19937 rng(17);
+  const int R = 200, D = 13;
+  const float sx = 0.07f;
+  const int zx = 9;
+  const auto model_r = softmax_i8_model(R, D, sx, zx, 1.f);
+  const auto xin = rand_i8(rng, R * D);
+  const auto got = run_i8(model_r, xin);
+  int maxd = 0, diff = 0;
+  for (int r = 0; r < R; ++r) {
+    double mx = -1e9, sum = 0;
+    for (int i = 0; i < D; ++i) mx = std::max(mx, double(sx) * (xin[r * D + i] - zx));
+    for (int i = 0; i < D; ++i) sum += std::exp(double(sx) * (xin[r * D + i] - zx) - mx);
+    for (int i = 0; i < D; ++i) {
+      const double p = std::exp(double(sx) * (xin[r * D + i] - zx) - mx) / sum;
+      const int want_q = std::min(127, static_cast<int>(std::lround(256 * p)) - 128);
+      const int d = std::abs(want_q - got[r * D + i]);
+      maxd = std::max(maxd, d);
+      diff += d != 0;
+    }
+  }
+  std::printf("[ int8 softmax ] %d of %d outputs differ from the rounded real softmax (max %d)\n",
+              diff, R * D, maxd);
+  EXPECT_LE(maxd, 1);
+  // Output parameters other than (1/256, -128) are refused, as in TFLite Micro.
+  TinyModel bad;
+  const int x = bad.i8("x", {1, 4}, 0.1f, 0);
+  const int y = bad.i8("y", {1, 4}, 1.f / 255, -128);
+  bad.op(BO::SOFTMAX, {x}, {y}, opts(tfl::SoftmaxOptionsT{}), 2);
+  bad.io({x}, {y});
+  Loaded l(bad.finish());
+  EXPECT_EQ(l.status, Status::kUnsupported);
+  EXPECT_NE(std::string(l.it.error()).find("1/256"), std::string::npos) << l.it.error();
+}
+
+std::vector<uint8_t> rsqrt_i8_model(float sx, int zx, float sy, int zy, int n = 256) {
+  TinyModel m;
+  const int x = m.i8("x", {1, n}, sx, zx);
+  const int y = m.i8("y", {1, n}, sy, zy);
+  m.op(BO::RSQRT, {x}, {y}, {}, 2);
+  m.io({x}, {y});
+  return m.finish();
+}
+
+TEST(RuntimeInt8Ops, RsqrtHandComputed) {
+  // x = (q + 128) / 64, y = 16 r - 128.
+  const auto model = rsqrt_i8_model(1.f / 64, -128, 1.f / 16, -128);
+  std::vector<int8_t> all(256);
+  for (int i = 0; i < 256; ++i) all[i] = static_cast<int8_t>(i - 128);
+  const auto got = run_i8(model, all);
+  auto at = [&](int q) { return int(got[q + 128]); };
+  EXPECT_EQ(at(-128), 127);        // x = 0: TFLite's "max output"
+  EXPECT_EQ(at(-127), 0);          // x = 1/64: r = 8 -> 128 - 128
+  EXPECT_EQ(at(-126), -37);        // x = 1/32: r = 5.657 -> 90.51 -> 91
+  EXPECT_EQ(at(-124), -64);        // x = 1/16: r = 4
+  EXPECT_EQ(at(-112), -96);        // x = 1/4: r = 2
+  EXPECT_EQ(at(-64), -112);        // x = 1: r = 1
+  EXPECT_EQ(at(127), -120);        // x = 255/64: r = .50098 -> 8.02 -> 8
+  int maxd = 0;
+  for (int q = -127; q <= 127; ++q) {
+    const double r = 1.0 / std::sqrt((q + 128) / 64.0);
+    const int want = std::min(127, static_cast<int>(std::lround(16 * r)) - 128);
+    maxd = std::max(maxd, std::abs(want - at(q)));
+  }
+  EXPECT_LE(maxd, 1);
+  // Inputs below the zero point (negative reals; TFLite fails at run time) give 127.
+  const auto model2 = rsqrt_i8_model(0.01f, -100, 0.5f, 0, 3);
+  const auto got2 = run_i8(model2, {-110, -100, 0});
+  EXPECT_EQ(got2, (std::vector<int8_t>{127, 127, 2}));  // x = 1: r = 1 -> 1 / 0.5 = 2
+}
+
 TEST(RuntimePlanner, ArenaIsExactAndLiveTensorsNeverOverlap) {
   Loaded l(mlp_model());
   ASSERT_EQ(l.status, Status::kOk) << l.it.error();
@@ -163,7 +300,9 @@ TEST(RuntimePlanner, ArenaIsExactAndLiveTensorsNeverOverlap) {
       const bool live_together = a.first_op <= b.last_op && b.first_op <= a.last_op;
       const bool disjoint = a.arena_offset + static_cast<int64_t>(a.bytes) <= b.arena_offset ||
                             b.arena_offset + static_cast<int64_t>(b.bytes) <= a.arena_offset;
-      if (live_together) EXPECT_TRUE(disjoint) << a.name << " and " << b.name;
+      if (live_together) {
+        EXPECT_TRUE(disjoint) << a.name << " and " << b.name;
+      }
     }
   }
   EXPECT_LE(need - peak, 15u) << "arena_bytes_needed is the plan's peak (16-byte rounding only)";
@@ -451,6 +590,41 @@ TEST(RuntimeGolden, ExportedModelsMatchLiteRt) {
   }
   EXPECT_EQ(found, 3) << "golden files missing in " << dir
                       << " (regenerate: TINYVIT_RT_WRITE_GOLDEN=1 test_runtime_litert)";
+}
+
+// The int8 tiny ViT from the quantizer (integer-only: int8 SOFTMAX, RSQRT, GELU, LayerNorm as
+// MEAN/SUB/SQUARED_DIFFERENCE/MUL, FC, BATCH_MATMUL), written by test_runtime_litert's
+// RuntimeInt8Model test with TINYVIT_RT_WRITE_GOLDEN=1. Our integer arithmetic must give the
+// same bytes on every build and CPU (reference and variants, x86 and aarch64): rt.bin is our
+// reference output when the files were written. Against LiteRT.js (litert.bin) the bars are the
+// whole-model ones of test_runtime_int8_model.cpp: every op is within one step of LiteRT on
+// LiteRT's own inputs, and those steps compound through the LayerNorms to a few steps on the
+// logits (mean |diff| <= 5 steps, max <= 40).
+TEST(RuntimeGolden, Int8VitIsBitStableAndNearLiteRt) {
+  const std::string dir = TINYVIT_RT_GOLDEN_DIR;
+  std::vector<uint8_t> model, in, want, ours;
+  ASSERT_TRUE(read_all(dir + "/rt_vit_int8.tflite", model))
+      << "regenerate: TINYVIT_RT_WRITE_GOLDEN=1 test_runtime_litert --gtest_filter=RuntimeInt8Model.*";
+  ASSERT_TRUE(read_all(dir + "/rt_vit_int8.in.bin", in));
+  ASSERT_TRUE(read_all(dir + "/rt_vit_int8.litert.bin", want));
+  ASSERT_TRUE(read_all(dir + "/rt_vit_int8.rt.bin", ours));
+  for (KernelSet ks : {KernelSet::kReference, KernelSet::kAuto}) {
+    const auto got = run_runtime(model, in.data(), in.size(), ks);
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_EQ(got, ours) << "int8 output changed (" << (ks == KernelSet::kAuto ? "auto" : "reference") << ")";
+    int maxd = 0, differ = 0;
+    double sum = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      const int d = std::abs(int(int8_t(got[i])) - int(int8_t(want[i])));
+      maxd = std::max(maxd, d);
+      differ += d != 0;
+      sum += d;
+    }
+    std::printf("[ golden ] rt_vit_int8 (%s): %d of %zu logits differ from LiteRT, mean %.2f, max %d steps\n",
+                ks == KernelSet::kAuto ? "auto" : "reference", differ, got.size(), sum / got.size(), maxd);
+    EXPECT_LE(sum / got.size(), 5.0);
+    EXPECT_LE(maxd, 40);
+  }
 }
 
 }  // namespace

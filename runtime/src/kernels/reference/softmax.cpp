@@ -1,8 +1,21 @@
 // SOFTMAX over the last axis: y = exp(beta (x - max)) / sum exp(beta (x - max)).
-// float32 only (int8 softmax is not implemented yet).
+//   float32: in float with the C library's exp.
+//   int8 -> int8 (output scale 1/256, zero point -128): TensorFlow Lite Micro's reference
+//     kernel (tflite::reference_ops::Softmax, gemmlowp fixed point), per row:
+//       prepare: m = min(beta * sx * 2^26, 2^31 - 1) (kScaledDiffIntegerBits = 5) ->
+//                (input_multiplier, input_left_shift) like QuantizeMultiplierGreaterThanOne;
+//                diff_min = -floor(31 * 2^26 / 2^input_left_shift)  (CalculateInputRadius)
+//       d = x - max(row); entries with d < diff_min are ignored (output -128);
+//       e(d) = exp_on_negative_values(SRDHM(d * 2^left_shift, multiplier))  (Q5.26 -> Q0.31)
+//       sum = sum of RoundingDivideByPOT(e(d), 12)                        (Q12.19 accumulator)
+//       r = GetReciprocal(sum, 12, &bits)       (1 / (1 + x) Newton-Raphson, Q0.31 mantissa)
+//       y = clamp(RoundingDivideByPOT(SRDHM(r, e(d)), bits + 31 - 8) - 128, -128, 127)
+//     (LiteRT's builtin kernel, optimized_ops::Softmax, uses a float exp table instead and can
+//     differ from this by a step: docs/runtime.md.)
 #include <cmath>
 
 #include "kernels/kernel.h"
+#include "quant.h"
 #include "rt_schema_generated.h"
 
 namespace tinyvit::rt {
@@ -30,6 +43,93 @@ void eval_float(const OpContext& ctx) {
   }
 }
 
+// gemmlowp RoundingDivideByPOT for exponents that may exceed 31 (a large row sum makes
+// bits + 23 up to 34); the same value as q::rounding_divide_by_pot where both are defined.
+inline int32_t rounding_divide_by_pot64(int32_t x, int exponent) {
+  if (exponent < 31) return q::rounding_divide_by_pot(x, exponent);
+  const int64_t mask = (int64_t{1} << exponent) - 1;
+  const int64_t remainder = static_cast<int64_t>(x) & mask;
+  const int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return static_cast<int32_t>((static_cast<int64_t>(x) >> exponent) + (remainder > threshold ? 1 : 0));
+}
+
+// p.multiplier = input_multiplier, p.left_shift = input_left_shift, p.i[0] = diff_min.
+void eval_int8(const OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const int D = x.dims[x.rank - 1];
+  const int64_t rows = x.elements / D;
+  const OpParams& p = ctx.op.p;
+  const int32_t diff_min = p.i[0];
+  const int8_t* xp = x.as<const int8_t>();
+  int8_t* yp = ctx.out().as<int8_t>();
+  auto exp_of = [&](int32_t diff) {
+    const int32_t scaled = q::saturating_rounding_doubling_high_mul(
+        static_cast<int32_t>(static_cast<uint32_t>(diff) << p.left_shift), p.multiplier);
+    return q::exp_on_negative_values_q5(scaled);
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    const int8_t* xr = xp + r * D;
+    int8_t* yr = yp + r * D;
+    int32_t mx = -128;
+    for (int i = 0; i < D; ++i) mx = xr[i] > mx ? xr[i] : mx;
+    int32_t sum = 0;  // Q12.19; D <= 4095 (checked in prepare) keeps it below 2^31
+    for (int i = 0; i < D; ++i) {
+      const int32_t diff = xr[i] - mx;
+      if (diff >= diff_min) sum += q::rounding_divide_by_pot(exp_of(diff), 12);
+    }
+    int bits = 0;
+    const int32_t scale = q::get_reciprocal(sum, 12, &bits);
+    for (int i = 0; i < D; ++i) {
+      const int32_t diff = xr[i] - mx;
+      int32_t v = -128;
+      if (diff >= diff_min) {
+        const int32_t prod = q::saturating_rounding_doubling_high_mul(scale, exp_of(diff));
+        v = q::clamp(rounding_divide_by_pot64(prod, bits + 31 - 8) - 128, -128, 127);
+      }
+      yr[i] = static_cast<int8_t>(v);
+    }
+  }
+}
+
+Status prepare_int8(OpContext& ctx, float beta) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& y = ctx.out();
+  Status s = expect_per_tensor(ctx, x, "input");
+  if (s == Status::kOk) s = expect_per_tensor(ctx, y, "output");
+  if (s != Status::kOk) return s;
+  // TFLite Micro: int8 output must be scale 1/256, zero point -128.
+  if (y.zero_point != -128 || std::fabs(y.scale - 1.f / 256) > 0.001f / 256)
+    return fail(ctx.m, Status::kUnsupported, "int8 softmax output '%s' must have scale 1/256 and "
+                "zero point -128 (has %g, %d)", y.name, static_cast<double>(y.scale), y.zero_point);
+  if (x.dims[x.rank - 1] > 4095)
+    return fail(ctx.m, Status::kUnsupported, "int8 softmax over %d values (at most 4095: the row "
+                "sum is a Q12.19 fixed-point value)", x.dims[x.rank - 1]);
+  // PreprocessSoftmaxScaling + QuantizeMultiplierGreaterThanOne (no clamp of the shift at 30).
+  constexpr int kScaledDiffIntegerBits = 5;
+  double m = static_cast<double>(beta) * static_cast<double>(x.scale) *
+             static_cast<double>(int64_t{1} << (31 - kScaledDiffIntegerBits));
+  if (m > 2147483647.0) m = 2147483647.0;
+  if (!(m >= 1.0))
+    return fail(ctx.m, Status::kUnsupported, "int8 softmax: beta * input scale = %g is too small "
+                "(TFLite needs beta * scale * 2^26 >= 1)", static_cast<double>(beta) * x.scale);
+  int e = 0;
+  const double frac = std::frexp(m, &e);
+  int64_t qf = static_cast<int64_t>(std::round(frac * static_cast<double>(int64_t{1} << 31)));
+  if (qf == (int64_t{1} << 31)) {
+    qf /= 2;
+    ++e;
+  }
+  OpParams& p = ctx.op.p;
+  p.multiplier = static_cast<int32_t>(qf);
+  p.left_shift = e;  // 1 .. 31
+  // CalculateInputRadius(5, left_shift): floor(31 * 2^26 / 2^left_shift).
+  const double radius = 31.0 * static_cast<double>(int64_t{1} << (31 - kScaledDiffIntegerBits)) /
+                        static_cast<double>(int64_t{1} << e);
+  p.i[0] = -static_cast<int32_t>(std::floor(radius));
+  ctx.op.eval = eval_int8;
+  return Status::kOk;
+}
+
 }  // namespace
 
 Status prepare_softmax(OpContext& ctx) {
@@ -47,6 +147,7 @@ Status prepare_softmax(OpContext& ctx) {
     ctx.op.eval = eval_float;
     return Status::kOk;
   }
+  if (x.type == DType::kInt8 && y.type == DType::kInt8) return prepare_int8(ctx, ctx.op.p.f[0]);
   return fail(ctx.m, Status::kUnsupported, "%s softmax is not implemented", dtype_name(x.type));
 }
 
