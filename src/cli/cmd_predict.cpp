@@ -19,6 +19,7 @@ namespace tinyvit::cli {
 void register_predict_command(CLI::App& app) {
   struct Args {
     std::string model;
+    std::string backend = "runtime";
     std::vector<std::string> images;
     int top_k = 5;
     std::string raw_input;
@@ -28,7 +29,7 @@ void register_predict_command(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("predict", "Top-k classes with confidence for image files");
-  cmd->add_option("--model", a->model, "Checkpoint (.pt) or exported .tflite (run in LiteRT.js)")
+  cmd->add_option("--model", a->model, "Checkpoint (.pt) or exported .tflite (see --backend)")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("images", a->images, "JPEG/PNG files (any size; resized to the model input)");
@@ -43,11 +44,15 @@ void register_predict_command(CLI::App& app) {
   cmd->add_option("--classes", a->classes,
                   "Comma-separated class names (for a .tflite that carries none)");
   cmd->add_option("--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--backend", a->backend,
+                  "Runs a .tflite in: runtime (tinyvit's own, float32/int8) | litert (LiteRT.js)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"runtime", "litert"}));
   cmd->callback([a] {
     if (a->images.empty() == a->raw_input.empty())
       throw Error("predict: give image files or --raw-input FILE.bin (exactly one of them)");
     train::configure_threads(a->threads);
-    auto model = report::open_model(a->model);
+    auto model = report::open_model(a->model, report::parse_tflite_backend(a->backend));
     if (!a->classes.empty()) {
       std::vector<std::string> names;
       std::stringstream ss(a->classes);

@@ -18,6 +18,7 @@ namespace tinyvit::cli {
 void register_visualize_command(CLI::App& app) {
   struct Args {
     std::string model;
+    std::string backend = "runtime";
     std::string out;
     int count = 32;
     int cols = 8;
@@ -31,7 +32,7 @@ void register_visualize_command(CLI::App& app) {
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
       "visualize", "PNG grid of validation images with label, prediction, loss and confidence");
-  cmd->add_option("--model", a->model, "Checkpoint (.pt) or exported .tflite (run in LiteRT.js)")
+  cmd->add_option("--model", a->model, "Checkpoint (.pt) or exported .tflite (see --backend)")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", a->out, "PNG file to write")->required();
@@ -43,11 +44,15 @@ void register_visualize_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0, 16));
   cmd->add_flag("--only-wrong", a->only_wrong, "Show misclassified images only");
+  cmd->add_option("--backend", a->backend,
+                  "Runs a .tflite in: runtime (tinyvit's own, float32/int8) | litert (LiteRT.js)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"runtime", "litert"}));
   add_data_options(cmd, a->data);
   add_runtime_options(cmd, a->threads, a->device, a->seed);
   cmd->callback([a] {
     train::configure_threads(a->threads);
-    auto model = report::open_model(a->model);
+    auto model = report::open_model(a->model, report::parse_tflite_backend(a->backend));
     const auto d = pipeline::prepare_data(a->data);
     pipeline::SamplesOptions o;
     o.count = a->count;

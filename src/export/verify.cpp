@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "export/litert_runner.h"
+#include "export/runtime_runner.h"
 #include "export/tflite_reader.h"
 
 namespace tinyvit::exporter {
@@ -71,6 +72,12 @@ VerifyResult verify_tflite(models::Classifier& model, const std::string& tflite_
         model.forward(normalized.slice(0, s, std::min(n, s + 256)).to(device)).to(torch::kCPU));
   const torch::Tensor want = torch::cat(parts);
   auto t2 = std::chrono::steady_clock::now();
+  const std::vector<float> rt_out = run_runtime(tflite_path, flat);
+  auto t3 = std::chrono::steady_clock::now();
+  if (rt_out.size() != out.size())
+    throw Error("verify: the tinyvit runtime returned " + std::to_string(rt_out.size()) +
+                " values, LiteRT " + std::to_string(out.size()));
+  const torch::Tensor rt = torch::from_blob(const_cast<float*>(rt_out.data()), {n, K}, torch::kFloat32).clone();
   if (want.size(1) != K)
     throw Error("verify: the .tflite gives " + std::to_string(K) + " logits, the model " +
                 std::to_string(want.size(1)));
@@ -98,6 +105,17 @@ VerifyResult verify_tflite(models::Classifier& model, const std::string& tflite_
   }
   r.seconds_litert = std::chrono::duration<double>(t1 - t0).count();
   r.seconds_torch = std::chrono::duration<double>(t2 - t1).count();
+
+  const torch::Tensor rt_diff = (rt - want).abs(), top_rt = rt.argmax(1);
+  r.runtime.max_abs_diff = rt_diff.max().item<double>();
+  r.runtime.mean_abs_diff = rt_diff.mean().item<double>();
+  r.runtime.agreement = top_rt.eq(top_want).to(torch::kFloat64).mean().item<double>();
+  r.runtime.disagreements = n - top_rt.eq(top_want).sum().item<int64_t>();
+  r.runtime.max_abs_diff_vs_litert = (rt - got).abs().max().item<double>();
+  r.runtime.agreement_with_litert = top_rt.eq(top_got).to(torch::kFloat64).mean().item<double>();
+  if (labels.defined() && labels.numel() == n)
+    r.runtime.accuracy = top_rt.eq(labels.to(torch::kLong).view({n})).to(torch::kFloat64).mean().item<double>();
+  r.runtime.seconds = std::chrono::duration<double>(t3 - t2).count();
   return r;
 }
 
@@ -112,7 +130,16 @@ nlohmann::json to_json(const VerifyResult& r) {
           {"near_tie_disagreements", r.near_tie_disagreements},
           {"seconds_litert", r.seconds_litert},
           {"seconds_libtorch", r.seconds_torch},
-          {"runtime", "LiteRT.js (wasm, float32)"}};
+          {"runtime", "LiteRT.js (wasm, float32)"},
+          {"tinyvit_runtime",
+           {{"top1_agreement", r.runtime.agreement},
+            {"max_abs_logit_diff", r.runtime.max_abs_diff},
+            {"mean_abs_logit_diff", r.runtime.mean_abs_diff},
+            {"accuracy", r.runtime.accuracy},
+            {"disagreements", r.runtime.disagreements},
+            {"max_abs_logit_diff_vs_litert", r.runtime.max_abs_diff_vs_litert},
+            {"top1_agreement_with_litert", r.runtime.agreement_with_litert},
+            {"seconds", r.runtime.seconds}}}};
 }
 
 std::string format_verify(const VerifyResult& r) {
@@ -125,7 +152,11 @@ std::string format_verify(const VerifyResult& r) {
      << "mean |logit diff|:    " << r.mean_abs_diff << "\n"
      << "accuracy LibTorch:    " << 100.0 * r.torch_accuracy << "%\n"
      << "accuracy TFLite:      " << 100.0 * r.tflite_accuracy << "% (LiteRT.js, float32)\n"
-     << "time LiteRT / torch:  " << r.seconds_litert << " s / " << r.seconds_torch << " s\n";
+     << "time LiteRT / torch:  " << r.seconds_litert << " s / " << r.seconds_torch << " s\n"
+     << "tinyvit runtime:      top-1 agreement " << 100.0 * r.runtime.agreement << "% ("
+     << r.runtime.disagreements << " disagreements), max |logit diff| " << r.runtime.max_abs_diff
+     << ", vs LiteRT " << r.runtime.max_abs_diff_vs_litert << ", accuracy "
+     << 100.0 * r.runtime.accuracy << "%, " << r.runtime.seconds << " s\n";
   return os.str();
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// Exported .tflite vs the LibTorch model it came from, with LiteRT.js as the runtime:
-// top-1 agreement, max/mean |logit difference|, and the accuracy of each.
+// Exported .tflite vs the LibTorch model it came from, with LiteRT.js (a runtime we did not
+// write) and tinyvit's own runtime as the two backends: top-1 agreement, max/mean |logit
+// difference|, and the accuracy of each.
 //
 // Both sides see the same images: `pixels` (N, C, S, S) in [0, 1]. LibTorch gets
 // (pixels - mean) / std (what its forward expects); the .tflite gets the pixels as NHWC when its
@@ -28,6 +29,17 @@ struct VerifyResult {
   int64_t near_tie_disagreements = 0;
   double seconds_litert = 0;   // LiteRT.js wall time for the whole batch (one Node process)
   double seconds_torch = 0;
+  // The same file in tinyvit's own runtime (runtime/, auto kernels), the second backend.
+  struct Backend {
+    double agreement = 0;         // top-1 agreement with LibTorch
+    double max_abs_diff = 0;      // vs LibTorch
+    double mean_abs_diff = 0;
+    double accuracy = 0;
+    int64_t disagreements = 0;
+    double max_abs_diff_vs_litert = 0;
+    double agreement_with_litert = 0;
+    double seconds = 0;
+  } runtime;
 };
 
 VerifyResult verify_tflite(models::Classifier& model, const std::string& tflite_path,

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "data/image_decode.h"
 #include "export/litert_runner.h"
+#include "export/runtime_runner.h"
 #include "export/tflite_reader.h"
 #include "export/verify.h"
 #include "models/checkpoint.h"
@@ -69,11 +70,10 @@ class CheckpointModel : public InferenceModel {
   models::ClassifierPtr model_;
 };
 
-// .tflite run by LiteRT.js. The only place that knows the backend: swap run() for our own
-// runtime (runtime/) when it lands.
+// .tflite run by tinyvit's runtime or by LiteRT.js: the only place that knows the backend.
 class TfliteModel : public InferenceModel {
  public:
-  explicit TfliteModel(const std::string& path) : path_(path) {
+  TfliteModel(const std::string& path, TfliteBackend backend) : path_(path), backend_(backend) {
     const auto model = exporter::read_tflite_file(path);
     const auto& sg = *model->subgraphs.at(0);
     if (sg.inputs.size() != 1 || sg.outputs.size() != 1)
@@ -83,8 +83,15 @@ class TfliteModel : public InferenceModel {
     const auto& out = *sg.tensors.at(sg.outputs[0]);
     if (in.shape.size() != 4 || in.shape[3] != 3 || in.shape[1] != in.shape[2])
       throw Error(path + ": expected an NHWC (1, S, S, 3) image input");
-    if (in.type != tflite::TensorType::FLOAT32 || out.type != tflite::TensorType::FLOAT32)
-      throw Error(path + ": only float32 input/output .tflite files are supported here");
+    const auto io_ok = [&](tflite::TensorType t) {
+      return t == tflite::TensorType::FLOAT32 ||
+             (backend_ == TfliteBackend::kRuntime && t == tflite::TensorType::INT8);
+    };
+    if (!io_ok(in.type) || !io_ok(out.type))
+      throw Error(path + (backend_ == TfliteBackend::kRuntime
+                              ? ": the runtime takes float32 or int8 input/output files"
+                              : ": LiteRT.js is used here for float32 input/output files only "
+                                "(use --backend runtime for int8)"));
     input_size_ = in.shape[1];
     const int k = out.shape.empty() ? 0 : out.shape.back();
     if (k <= 0) throw Error(path + ": the output has no class dimension");
@@ -99,7 +106,9 @@ class TfliteModel : public InferenceModel {
     else
       class_names_ = default_names(k);
   }
-  std::string kind() const override { return "tflite (LiteRT.js)"; }
+  std::string kind() const override {
+    return backend_ == TfliteBackend::kRuntime ? "tflite (tinyvit runtime)" : "tflite (LiteRT.js)";
+  }
 
   torch::Tensor logits_from_pixels(const torch::Tensor& pixels) override {
     check_nchw(pixels, input_size_, "pixels");
@@ -121,15 +130,18 @@ class TfliteModel : public InferenceModel {
   torch::Tensor run(const torch::Tensor& nchw) {
     const auto nhwc = nchw.to(torch::kFloat32).permute({0, 2, 3, 1}).contiguous();
     std::vector<float> flat(nhwc.data_ptr<float>(), nhwc.data_ptr<float>() + nhwc.numel());
-    const std::vector<float> out = exporter::run_litert_f32(path_, flat);
+    const std::vector<float> out = backend_ == TfliteBackend::kRuntime
+                                       ? exporter::run_runtime(path_, flat)
+                                       : exporter::run_litert_f32(path_, flat);
     const int64_t n = nchw.size(0), k = num_classes();
     if (static_cast<int64_t>(out.size()) != n * k)
-      throw Error(path_ + ": LiteRT returned " + std::to_string(out.size()) + " values for " +
+      throw Error(path_ + ": the backend returned " + std::to_string(out.size()) + " values for " +
                   std::to_string(n) + " images of " + std::to_string(k) + " classes");
     return torch::from_blob(const_cast<float*>(out.data()), {n, k}, torch::kFloat32).clone();
   }
 
   std::string path_;
+  TfliteBackend backend_;
   bool pixels_in_graph_ = true;
 };
 
@@ -154,10 +166,16 @@ ModelFileType detect_model_file(const std::string& path) {
               "written by train/distill/import) or a .tflite file (from `tinyvit export`)");
 }
 
-std::unique_ptr<InferenceModel> open_model(const std::string& path) {
+TfliteBackend parse_tflite_backend(const std::string& name) {
+  if (name == "runtime") return TfliteBackend::kRuntime;
+  if (name == "litert") return TfliteBackend::kLiteRT;
+  throw Error("unknown .tflite backend '" + name + "' (use runtime or litert)");
+}
+
+std::unique_ptr<InferenceModel> open_model(const std::string& path, TfliteBackend backend) {
   switch (detect_model_file(path)) {
     case ModelFileType::kCheckpoint: return std::make_unique<CheckpointModel>(path);
-    case ModelFileType::kTflite: return std::make_unique<TfliteModel>(path);
+    case ModelFileType::kTflite: return std::make_unique<TfliteModel>(path, backend);
   }
   throw Error(path + ": unknown model file type");
 }

@@ -1,11 +1,10 @@
 #pragma once
-// What `tinyvit predict` and `tinyvit visualize` run: a model behind one small interface, so the
-// backend of a .tflite file can be switched (LiteRT.js today, our own runtime later) without
-// touching the commands.
+// What `tinyvit predict` and `tinyvit visualize` run: a model behind one small interface.
 //
 //   checkpoint (.pt, zip archive)  -> LibTorch forward on normalized NCHW input
-//   .tflite ("TFL3")               -> LiteRT.js under Node (export/litert_runner.h), NHWC input
-//                                     as its "tinyvit" metadata says (docs/tflite_export.md)
+//   .tflite ("TFL3")               -> tinyvit's own runtime (default; float32 or int8 I/O) or
+//                                     LiteRT.js under Node (float32 I/O), NHWC input as its
+//                                     "tinyvit" metadata says (docs/tflite_export.md)
 #include <torch/torch.h>
 
 #include <memory>
@@ -40,11 +39,15 @@ class InferenceModel {
 };
 
 enum class ModelFileType { kCheckpoint, kTflite };
+enum class TfliteBackend { kRuntime, kLiteRT };
+// "runtime" | "litert"; throws tinyvit::Error otherwise.
+TfliteBackend parse_tflite_backend(const std::string& name);
 // Detected from the first bytes (zip "PK\3\4" = checkpoint, "TFL3" at offset 4 = .tflite).
 // Throws tinyvit::Error for a missing file or any other content.
 ModelFileType detect_model_file(const std::string& path);
 
-std::unique_ptr<InferenceModel> open_model(const std::string& path);
+std::unique_ptr<InferenceModel> open_model(const std::string& path,
+                                           TfliteBackend backend = TfliteBackend::kRuntime);
 
 // Reads a JPEG/PNG file and resizes it to size x size (as the data loader does when decoding
 // image folders) -> (3, S, S) float32 in [0, 1]. Throws tinyvit::Error naming the file.

@@ -71,6 +71,10 @@ TEST(Pipeline, SmokePresetEndToEnd) {
   EXPECT_EQ(v["student"]["images"], 100);
   EXPECT_LE(v["student"]["max_abs_logit_diff"].get<double>(), 1e-3);
   EXPECT_LE(v["teacher"]["max_abs_logit_diff"].get<double>(), 1e-3);
+  // The same files in tinyvit's own runtime (second backend): same float32 bound vs LibTorch.
+  for (const char* m : {"student", "teacher"}) {
+    EXPECT_LE(v[m]["tinyvit_runtime"]["max_abs_logit_diff"].get<double>(), 1e-3) << m;
+  }
   EXPECT_EQ(v["student"]["disagreements"].get<int64_t>() -
                 v["student"]["near_tie_disagreements"].get<int64_t>(),
             0);

@@ -222,8 +222,10 @@ TEST(PredictCli, RawInputDumpLogitsAndErrors) {
   EXPECT_NE(read_file_bytes(log).find("missing.jpg"), std::string::npos);
 }
 
-// A .tflite export of the same model, run by LiteRT.js behind the same interface.
-TEST(Predict, TfliteBackendAgreesWithCheckpoint) {
+// A .tflite export of the same model behind the same interface, in both backends: LiteRT.js
+// (a runtime we did not write) and tinyvit's own runtime. 1e-3: the float32 bound on
+// |logit diff| for a whole model (measured ~1e-6).
+TEST(Predict, TfliteBackendsAgreeWithCheckpoint) {
   // LiteRT.js missing is a failure (run scripts/install-deps.sh --test), never a skip.
   ASSERT_NO_THROW(exporter::check_litert_available());
   const auto& f = fixture();
@@ -235,20 +237,25 @@ TEST(Predict, TfliteBackendAgreesWithCheckpoint) {
   exporter::write_tflite(path, r.bytes);
   EXPECT_EQ(report::detect_model_file(path), report::ModelFileType::kTflite);
   EXPECT_EQ(report::detect_model_file(f.ckpt), report::ModelFileType::kCheckpoint);
-  auto t = report::open_model(path);
   auto c = report::open_model(f.ckpt);
-  EXPECT_EQ(t->input_size(), 16);
-  EXPECT_EQ(t->num_classes(), 5);
   std::vector<torch::Tensor> px;
   for (int i = 0; i < 3; ++i)
     px.push_back(report::load_image_pixels(
         write_test_png("tfl" + std::to_string(i) + ".png", 20 + i, 24, i + 5), 16));
   const auto batch = torch::stack(px);
-  const auto lt = t->logits_from_pixels(batch), lc = c->logits_from_pixels(batch);
-  EXPECT_LE((lt - lc).abs().max().item<float>(), 1e-3f);
-  EXPECT_TRUE(torch::equal(lt.argmax(1), lc.argmax(1)));
-  // Raw (normalized) input through the .tflite: de-normalized back to pixels inside.
-  torch::manual_seed(4);
-  const auto x = torch::randn({1, 3, 16, 16});
-  EXPECT_LE((t->logits_from_normalized(x) - direct_forward(x)).abs().max().item<float>(), 1e-3f);
+  const auto lc = c->logits_from_pixels(batch);
+  for (const auto backend : {report::TfliteBackend::kLiteRT, report::TfliteBackend::kRuntime}) {
+    auto t = report::open_model(path, backend);
+    SCOPED_TRACE(t->kind());
+    EXPECT_EQ(t->input_size(), 16);
+    EXPECT_EQ(t->num_classes(), 5);
+    const auto lt = t->logits_from_pixels(batch);
+    EXPECT_LE((lt - lc).abs().max().item<float>(), 1e-3f);
+    EXPECT_TRUE(torch::equal(lt.argmax(1), lc.argmax(1)));
+    // Raw (normalized) input through the .tflite: de-normalized back to pixels inside.
+    torch::manual_seed(4);
+    const auto x = torch::randn({1, 3, 16, 16});
+    EXPECT_LE((t->logits_from_normalized(x) - direct_forward(x)).abs().max().item<float>(), 1e-3f);
+  }
+  EXPECT_THROW(report::parse_tflite_backend("tflm"), Error);
 }

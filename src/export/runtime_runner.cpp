@@ -1,0 +1,78 @@
+#include "export/runtime_runner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "tinyvit_rt/runtime.h"
+
+namespace tinyvit::exporter {
+namespace {
+
+struct alignas(16) Block {
+  uint8_t b[16];
+};
+
+std::vector<Block> aligned_copy(const std::string& bytes) {
+  std::vector<Block> v(bytes.size() / sizeof(Block) + 1);
+  std::memcpy(v.data(), bytes.data(), bytes.size());
+  return v;
+}
+
+}  // namespace
+
+std::vector<float> run_runtime(const std::string& tflite_path, const std::vector<float>& inputs,
+                               RuntimeKernels kernels) {
+  using namespace tinyvit::rt;
+  const std::string raw = read_file_bytes(tflite_path);
+  const auto model = aligned_copy(raw);  // the runtime reads constants in place: 16-aligned
+  Interpreter it;
+  LoadOptions lo;
+  lo.kernels = kernels == RuntimeKernels::kReference ? KernelSet::kReference : KernelSet::kAuto;
+  if (it.load(model.data(), raw.size(), lo) != Status::kOk)
+    throw Error(tflite_path + ": tinyvit runtime: " + it.error());
+  if (it.num_inputs() != 1 || it.num_outputs() != 1)
+    throw Error(tflite_path + ": the runtime runner needs one input and one output, the file has " +
+                std::to_string(it.num_inputs()) + " and " + std::to_string(it.num_outputs()));
+  std::vector<Block> arena(it.arena_bytes_needed() / sizeof(Block) + 1);
+  if (it.allocate(arena.data(), arena.size() * sizeof(Block)) != Status::kOk)
+    throw Error(tflite_path + ": tinyvit runtime: " + it.error());
+
+  const TensorView in = it.input(0), out = it.output(0);
+  if ((in.type != DType::kFloat32 && in.type != DType::kInt8) ||
+      (out.type != DType::kFloat32 && out.type != DType::kInt8))
+    throw Error(tflite_path + ": the runtime runner handles float32 and int8 inputs/outputs only");
+  const std::size_t n_in = in.bytes / dtype_size(in.type), n_out = out.bytes / dtype_size(out.type);
+  if (n_in == 0 || inputs.size() % n_in != 0)
+    throw Error(tflite_path + ": " + std::to_string(inputs.size()) + " input values are not a "
+                "whole number of samples of " + std::to_string(n_in) + " values");
+  const std::size_t samples = inputs.size() / n_in;
+  std::vector<float> result(samples * n_out);
+  for (std::size_t s = 0; s < samples; ++s) {
+    const float* x = inputs.data() + s * n_in;
+    if (in.type == DType::kFloat32) {
+      std::memcpy(in.data, x, n_in * sizeof(float));
+    } else {
+      // q = clamp(round_half_away(x / scale) + zero_point, -128, 127), as TFLite's QUANTIZE.
+      auto* q = static_cast<int8_t*>(in.data);
+      for (std::size_t i = 0; i < n_in; ++i) {
+        const long v = std::lround(x[i] / in.scale) + in.zero_point;
+        q[i] = static_cast<int8_t>(std::clamp<long>(v, -128, 127));
+      }
+    }
+    it.invoke();
+    float* y = result.data() + s * n_out;
+    if (out.type == DType::kFloat32) {
+      std::memcpy(y, out.data, n_out * sizeof(float));
+    } else {
+      const auto* q = static_cast<const int8_t*>(out.data);
+      for (std::size_t i = 0; i < n_out; ++i) y[i] = out.scale * static_cast<float>(q[i] - out.zero_point);
+    }
+  }
+  return result;
+}
+
+}  // namespace tinyvit::exporter

@@ -1,0 +1,20 @@
+#pragma once
+// tinyvit's own runtime (runtime/, no LibTorch) as the second backend for exported files, next
+// to LiteRT.js: `tinyvit verify`, `predict` and `visualize` run .tflite files through it.
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace tinyvit::exporter {
+
+enum class RuntimeKernels { kAuto, kReference };
+
+// Runs `tflite_path` on N samples with one input and one output each. `inputs` holds the N
+// inputs back to back as real values (e.g. NHWC pixels in [0, 1]); an int8 input is quantized
+// with its scale and zero point (round half away from zero, saturate), an int8 output is
+// dequantized. Returns N x (output elements) floats. Throws tinyvit::Error with the runtime's
+// message for a file it refuses, or when inputs.size() is not a multiple of the input size.
+std::vector<float> run_runtime(const std::string& tflite_path, const std::vector<float>& inputs,
+                               RuntimeKernels kernels = RuntimeKernels::kAuto);
+
+}  // namespace tinyvit::exporter
