@@ -68,7 +68,7 @@ Status prepare_concatenation(OpContext& ctx) {
   }
   if (total != y.dims[axis])
     return fail(ctx.m, Status::kMalformedModel, "output axis size %d, inputs sum to %lld",
-                y.dims[axis], static_cast<long long>(total));
+                static_cast<int>(y.dims[axis]), static_cast<long long>(total));
   ctx.op.p.i[0] = axis;
   ctx.op.eval = eval;
   return Status::kOk;

@@ -111,7 +111,7 @@ Status prepare_conv2d(OpContext& ctx) {
   const int Co = w.dims[0], KH = w.dims[1], KW = w.dims[2], Ci = w.dims[3];
   if (x.dims[3] != Ci)
     return fail(ctx.m, Status::kUnsupported, "input has %d channels, filter %d (grouped "
-                "convolution is not supported)", x.dims[3], Ci);
+                "convolution is not supported)", static_cast<int>(x.dims[3]), static_cast<int>(Ci));
   const int sh = o->stride_h(), sw = o->stride_w(), dh = o->dilation_h_factor(),
             dw = o->dilation_w_factor();
   if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || sh > 64 || sw > 64 || dh > 64 || dw > 64)
@@ -120,7 +120,9 @@ Status prepare_conv2d(OpContext& ctx) {
   const int OH = out_size(x.dims[1], KH, sh, dh, same), OW = out_size(x.dims[2], KW, sw, dw, same);
   if (y.dims[0] != x.dims[0] || y.dims[1] != OH || y.dims[2] != OW || y.dims[3] != Co)
     return fail(ctx.m, Status::kMalformedModel, "output shape (%d, %d, %d, %d), expected "
-                "(%d, %d, %d, %d)", y.dims[0], y.dims[1], y.dims[2], y.dims[3], x.dims[0], OH, OW, Co);
+                "(%d, %d, %d, %d)", static_cast<int>(y.dims[0]), static_cast<int>(y.dims[1]),
+                static_cast<int>(y.dims[2]), static_cast<int>(y.dims[3]), static_cast<int>(x.dims[0]),
+                static_cast<int>(OH), static_cast<int>(OW), static_cast<int>(Co));
   const Tensor* bias = ctx.has_in(2) ? &ctx.in(2) : nullptr;
   if (bias && (bias->elements != Co || !bias->const_data))
     return fail(ctx.m, Status::kMalformedModel, "bias must be a constant with %d values", Co);

@@ -64,7 +64,7 @@ Status prepare_gather(OpContext& ctx) {
     const int32_t* ip = reinterpret_cast<const int32_t*>(idx.const_data);
     for (int64_t j = 0; j < idx.elements; ++j)
       if (ip[j] < 0 || ip[j] >= x.dims[axis])
-        return fail(ctx.m, Status::kMalformedModel, "index %d out of range", ip[j]);
+        return fail(ctx.m, Status::kMalformedModel, "index %d out of range", static_cast<int>(ip[j]));
   }
   ctx.op.p.i[0] = axis;
   ctx.op.eval = eval;

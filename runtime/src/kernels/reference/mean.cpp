@@ -103,7 +103,7 @@ Status prepare_mean(OpContext& ctx) {
   for (int k = 0; k < n; ++k) {
     int a = axes[k];
     if (a < 0) a += x.rank;
-    if (a < 0 || a >= x.rank) return fail(ctx.m, Status::kMalformedModel, "axis %d out of range", axes[k]);
+    if (a < 0 || a >= x.rank) return fail(ctx.m, Status::kMalformedModel, "axis %d out of range", static_cast<int>(axes[k]));
     reduced[a] = true;
   }
   int64_t count = 1;

@@ -69,8 +69,8 @@ Status prepare_pad(OpContext& ctx) {
     if (b < 0 || e < 0 || b > (1 << 20) || e > (1 << 20))
       return fail(ctx.m, Status::kUnsupported, "negative or huge padding");
     if (y.dims[a] != x.dims[a] + b + e)
-      return fail(ctx.m, Status::kMalformedModel, "output dim %d is %d, expected %d", a, y.dims[a],
-                  x.dims[a] + b + e);
+      return fail(ctx.m, Status::kMalformedModel, "output dim %d is %d, expected %d", a,
+                  static_cast<int>(y.dims[a]), static_cast<int>(x.dims[a] + b + e));
     ctx.op.p.i[pad + a] = b;
   }
   ctx.op.eval = x.type == DType::kFloat32 ? eval_4 : eval_1;

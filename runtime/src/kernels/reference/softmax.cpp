@@ -100,10 +100,10 @@ Status prepare_int8(OpContext& ctx, float beta) {
   // TFLite Micro: int8 output must be scale 1/256, zero point -128.
   if (y.zero_point != -128 || std::fabs(y.scale - 1.f / 256) > 0.001f / 256)
     return fail(ctx.m, Status::kUnsupported, "int8 softmax output '%s' must have scale 1/256 and "
-                "zero point -128 (has %g, %d)", y.name, static_cast<double>(y.scale), y.zero_point);
+                "zero point -128 (has %g, %d)", y.name, static_cast<double>(y.scale), static_cast<int>(y.zero_point));
   if (x.dims[x.rank - 1] > 4095)
     return fail(ctx.m, Status::kUnsupported, "int8 softmax over %d values (at most 4095: the row "
-                "sum is a Q12.19 fixed-point value)", x.dims[x.rank - 1]);
+                "sum is a Q12.19 fixed-point value)", static_cast<int>(x.dims[x.rank - 1]));
   // PreprocessSoftmaxScaling + QuantizeMultiplierGreaterThanOne (no clamp of the shift at 30).
   constexpr int kScaledDiffIntegerBits = 5;
   double m = static_cast<double>(beta) * static_cast<double>(x.scale) *

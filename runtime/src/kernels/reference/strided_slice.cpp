@@ -77,7 +77,7 @@ Status prepare_strided_slice(OpContext& ctx) {
   for (int a = 0; a < x.rank; ++a) {
     const int64_t d = x.dims[a];
     const int32_t st = strides[a];
-    if (st <= 0) return fail(ctx.m, Status::kUnsupported, "stride %d (only positive strides)", st);
+    if (st <= 0) return fail(ctx.m, Status::kUnsupported, "stride %d (only positive strides)", static_cast<int>(st));
     int64_t b = begin[a], e = end[a];
     if (shrink & (1 << a)) {
       if (b < 0) b += d;
