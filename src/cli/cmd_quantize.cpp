@@ -3,10 +3,8 @@
 // export the int8 .tflite, and report accuracy (float vs simulated int8 on the validation
 // split), LiteRT.js vs the simulation, and optionally every calibration method and per-layer
 // sensitivity.
-#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <iostream>
 #include <memory>
 
@@ -14,41 +12,10 @@
 #include "cli/options.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
-#include "data/loader.h"
-#include "models/checkpoint.h"
-#include "pipeline/stage.h"
-#include "quantize/ptq.h"
+#include "pipeline/quantize_run.h"
 #include "train/trainer.h"
 
 namespace tinyvit::cli {
-namespace {
-
-// `n` training images, a seeded random subset of the training split: {pixels in [0, 1], labels}.
-std::pair<torch::Tensor, torch::Tensor> calibration_pixels(const pipeline::PreparedData& d, const pipeline::DataConfig& dc,
-                                 int input_size, int64_t n, uint64_t seed) {
-  std::vector<int64_t> idx = d.train;
-  if (idx.empty()) throw Error("the training split of '" + dc.path + "' is empty");
-  auto perm = torch::randperm(static_cast<int64_t>(idx.size()),
-                              at::make_generator<at::CPUGeneratorImpl>(seed),
-                              torch::TensorOptions().dtype(torch::kLong));
-  std::vector<int64_t> pick;
-  for (int64_t i = 0; i < std::min<int64_t>(n, perm.size(0)); ++i)
-    pick.push_back(idx[perm[i].item<int64_t>()]);
-  auto lo = pipeline::loader_options(d, dc, 256, input_size, false, {}, 0);
-  lo.mean = {0.f, 0.f, 0.f};  // identity normalization: x / 255
-  lo.std = {1.f, 1.f, 1.f};
-  lo.shuffle = false;
-  data::BatchLoader loader(d.dataset, pick, lo);
-  loader.start_epoch(0);
-  std::vector<torch::Tensor> images, labels;
-  while (auto b = loader.next()) {
-    images.push_back(b->images);
-    labels.push_back(b->labels);
-  }
-  return {torch::cat(images), torch::cat(labels)};
-}
-
-}  // namespace
 
 void register_quantize_command(CLI::App& app) {
   using namespace tinyvit;
@@ -113,8 +80,8 @@ void register_quantize_command(CLI::App& app) {
   cli::add_runtime_options(cmd, a->threads, a->device, a->seed);
   cmd->callback([a] {
     train::configure_threads(a->threads);
-    auto m = models::load_checkpoint(a->model);
-    quantize::PtqOptions o;
+    pipeline::QuantizeJob job;
+    quantize::PtqOptions& o = job.ptq;
     o.calib.method = quantize::parse_calib_method(a->method);
     o.calib.percentile = a->percentile;
     o.calib.seed = a->seed;
@@ -127,19 +94,10 @@ void register_quantize_command(CLI::App& app) {
     o.keep_float_worst = a->keep_float_worst;
     o.qat_steps = a->qat_steps;
     o.qat_lr = a->qat_lr;
-    if (m.meta.contains("mean") && m.meta.contains("std")) {
-      o.mean = m.meta["mean"].get<std::vector<float>>();
-      o.std = m.meta["std"].get<std::vector<float>>();
-    } else {
-      std::cerr << "note: " << a->model << " stores no mean/std: the model sees [0,1] pixels\n";
-    }
+    job.calib_size = a->calib_size;
     if (a->eval_limit > 0) a->data.val_limit = a->eval_limit;
-    const int S = m.model->config().img_size();
     const auto d = pipeline::prepare_data(a->data);
-    const auto [calib, calib_labels] =
-        calibration_pixels(d, a->data, S, a->calib_size, a->seed);
-    const auto [pixels, labels] = pipeline::validation_pixels(d, a->data, S);
-    const auto r = quantize::run_ptq(*m.model, calib, calib_labels, pixels, labels, a->out, o);
+    const auto r = pipeline::quantize_checkpoint(a->model, d, a->data, job, a->out);
     std::cout << quantize::format_report(r.report);
     const std::string rp = a->report.empty() ? a->out + ".json" : a->report;
     write_text_atomic(rp, r.report.dump(2) + "\n");

@@ -67,6 +67,46 @@ std::vector<Field> export_fields(ExportConfig& e) {
           field("verify_images", e.verify_images)};
 }
 
+std::vector<Field> quantize_fields(QuantizeConfig& q) {
+  return {field("enabled", q.enabled),         field("method", q.method),
+          field("percentile", q.percentile),   field("calib_size", q.calib_size),
+          field("io", q.io),                   field("eval_images", q.eval_images),
+          field("litert_images", q.litert_images)};
+}
+
+std::vector<Field> prune_fields(PruneConfig& p) {
+  auto& j = p.job;
+  auto& t = j.stage.train;
+  return {field("enabled", p.enabled),
+          field("heads", j.opt.heads),
+          field("mlp", j.opt.mlp),
+          field("blocks", j.opt.blocks),
+          field("criterion", j.criterion),
+          field("global", j.opt.global),
+          field("min_heads", j.opt.min_heads),
+          field("min_mlp", j.opt.min_mlp),
+          field("mlp_multiple", j.opt.mlp_multiple),
+          field("steps", j.steps),
+          field("calib_batches", j.calib_batches),
+          field("latency_runs", j.latency_runs),
+          field("recover_epochs", t.epochs),
+          field("batch_size", j.stage.batch_size),
+          field("lr", t.lr),
+          field("warmup_epochs", t.warmup_epochs),
+          field("alpha", t.distill.alpha),
+          field("temperature", t.distill.temperature),
+          field("max_steps_per_epoch", t.max_steps_per_epoch)};
+}
+
+void check_member(const std::string& value, const std::vector<std::string>& allowed,
+                  const std::string& where) {
+  for (const auto& a : allowed)
+    if (value == a) return;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "\"" : " | \"") + a + "\"";
+  throw Error(fmt::format("{} must be {}, got \"{}\"", where, list, value));
+}
+
 std::vector<Field> stage_fields(StageConfig& s, bool student) {
   auto& t = s.train;
   auto& a = s.aug;
@@ -147,10 +187,12 @@ PipelineConfig parse_pipeline_config(const std::string& text, const std::string&
   c.student.model = "vit_micro_patch4_32";
   c.teacher.train.stage = "teacher";
   c.student.train.stage = "student";
-  static const std::set<std::string> tables = {"run", "data", "teacher", "student", "export"};
+  static const std::set<std::string> tables = {"run",    "data",  "teacher", "student",
+                                               "export", "prune", "quantize"};
   for (const auto& [k, node] : root) {
     if (!tables.count(std::string(k.str())) || !node.is_table())
-      throw Error(fmt::format("{}: unknown section [{}] (known: [run], [data], [teacher], [student], [export])",
+      throw Error(fmt::format("{}: unknown section [{}] (known: [run], [data], [teacher], [student], [export], "
+                              "[prune], [quantize])",
                               origin, k.str()));
   }
   read_table(root["run"].as_table(), run_fields(c), "run", origin);
@@ -161,6 +203,16 @@ PipelineConfig parse_pipeline_config(const std::string& text, const std::string&
   if (c.exporting.target != "tflite" && c.exporting.target != "tflm")
     throw Error(fmt::format("{}: [export] target must be \"tflite\" or \"tflm\", got \"{}\"",
                             origin, c.exporting.target));
+  read_table(root["prune"].as_table(), prune_fields(c.prune), "prune", origin);
+  read_table(root["quantize"].as_table(), quantize_fields(c.quantize), "quantize", origin);
+  check_member(c.quantize.method, {"minmax", "percentile", "mse"}, origin + ": [quantize] method");
+  check_member(c.quantize.io, {"int8", "uint8", "float32"}, origin + ": [quantize] io");
+  check_member(c.prune.job.criterion, {"l1", "l2", "taylor"}, origin + ": [prune] criterion");
+  const auto& po = c.prune.job.opt;
+  if (po.heads < 0 || po.heads >= 1 || po.mlp < 0 || po.mlp >= 1 || po.blocks < 0)
+    throw Error(fmt::format("{}: [prune] heads and mlp must be fractions in [0, 1), blocks >= 0",
+                            origin));
+  if (c.prune.job.steps < 1) throw Error(origin + ": [prune] steps must be >= 1");
   if (c.out.empty()) c.out = "runs/" + c.name;
   return c;
 }
@@ -173,6 +225,8 @@ std::string to_toml(const PipelineConfig& c0) {
   root.insert("teacher", write_table(stage_fields(c.teacher, false)));
   root.insert("student", write_table(stage_fields(c.student, true)));
   root.insert("export", write_table(export_fields(c.exporting)));
+  root.insert("prune", write_table(prune_fields(c.prune)));
+  root.insert("quantize", write_table(quantize_fields(c.quantize)));
   std::ostringstream os;
   os << root << "\n";
   return os.str();

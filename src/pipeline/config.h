@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/prune_run.h"
 #include "pipeline/stage.h"
 
 namespace tinyvit::pipeline {
@@ -13,6 +14,25 @@ struct ExportConfig {
   bool enabled = true;
   std::string target = "tflite";   // "tflite" | "tflm" (GELU as tanh approximation)
   int64_t verify_images = 0;       // validation images to verify on (0 = the whole split)
+};
+
+// [quantize]: post-training int8 of the exported model (pruned.pt when [prune] is enabled,
+// else student.pt) -> model_int8.tflite + quantize.json. The defaults are `tinyvit quantize`'s.
+struct QuantizeConfig {
+  bool enabled = false;
+  std::string method = "mse";      // calibration: minmax | percentile | mse
+  double percentile = 99.99;       // for method = "percentile"
+  int64_t calib_size = 512;        // calibration images (seeded subset of the training split)
+  std::string io = "int8";         // int8 | uint8 | float32 model inputs/outputs
+  int64_t eval_images = 0;         // validation images for the accuracy report (0 = all)
+  int64_t litert_images = 500;     // of those, also run in LiteRT.js (0 = none)
+};
+
+// [prune]: structured pruning of student.pt -> pruned.pt, recovered by distillation from the
+// unpruned student. The defaults are `tinyvit prune`'s (PruneJob).
+struct PruneConfig {
+  bool enabled = false;
+  PruneJob job;                    // model/out/teacher/device/seed are set by the pipeline
 };
 
 struct PipelineConfig {
@@ -25,6 +45,8 @@ struct PipelineConfig {
   StageConfig teacher;           // [teacher]: trained with cross-entropy
   StageConfig student;           // [student]: distilled from the teacher
   ExportConfig exporting;        // [export]
+  PruneConfig prune;             // [prune]
+  QuantizeConfig quantize;       // [quantize]
 };
 
 // Parses TOML text; `origin` names the file in error messages.

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <streambuf>
 
@@ -13,6 +14,8 @@
 #include "export/verify.h"
 #include "models/checkpoint.h"
 #include "models/info.h"
+#include "pipeline/prune_run.h"
+#include "pipeline/quantize_run.h"
 #include "pipeline/samples.h"
 #include "report/inference.h"
 #include "train/evaluate.h"
@@ -100,6 +103,102 @@ nlohmann::json export_and_verify(const std::string& ckpt, const std::string& tfl
   j["file_bytes"] = r.bytes.size();
   j["parameter_bytes"] = r.parameter_bytes;
   j["target"] = ec.target;
+  j["checkpoint"] = std::filesystem::path(ckpt).filename().string();
+  return j;
+}
+
+// [prune]: student.pt -> pruned.pt (recovered by distillation from student.pt). Skipped when
+// pruned.pt is complete (prune_run.h: it is written only then, with the plan in its metadata).
+nlohmann::json prune_stage(const PipelineConfig& c, const PreparedData& d,
+                           const std::function<std::string(const char*)>& path) {
+  double seconds = 0;
+  nlohmann::json report;
+  if (prune_complete(path("pruned.pt"))) {
+    std::cerr << fmt::format("[prune] '{}' is already complete\n", path("pruned.pt"));
+    if (std::filesystem::exists(path("pruned.prune.json")))
+      report = nlohmann::json::parse(read_file_bytes(path("pruned.prune.json")));
+  } else {
+    PruneJob job = c.prune.job;
+    job.model = path("student.pt");
+    job.out = path("pruned.pt");
+    job.report = path("pruned.prune.json");
+    job.metrics = path("metrics.jsonl");
+    job.device = c.device;
+    job.seed = c.seed;
+    report = prune_checkpoint(job, &d, c.data);
+    seconds = report.value("recover_seconds", 0.0);
+  }
+  nlohmann::json j = stage_summary(path("pruned.pt"), d, c.data, seconds);
+  const auto& o = c.prune.job.opt;
+  j["prune"] = {{"criterion", c.prune.job.criterion}, {"heads", o.heads}, {"mlp", o.mlp},
+                {"blocks", o.blocks},                 {"steps", c.prune.job.steps},
+                {"recover_epochs", c.prune.job.stage.train.epochs},
+                {"report", "pruned.prune.json"}};
+  if (report.contains("models") && !report["models"].empty()) {
+    const auto& m0 = report["models"].front();
+    j["prune"]["params_before"] = m0["params"];
+    j["prune"]["macs_before"] = m0["macs"];
+    j["prune"]["val_accuracy_before"] = m0["val_accuracy"];
+    for (const auto& m : report["models"])
+      if (m["what"].get<std::string>().find("before recovery") != std::string::npos)
+        j["prune"]["val_accuracy_before_recovery"] = m["val_accuracy"];
+  }
+  return j;
+}
+
+// [quantize]: `ckpt` -> model_int8.tflite + quantize.json. Cheap next to training (calibration
+// and evaluation passes only), so always redone like the export: the file always matches the
+// checkpoint.
+nlohmann::json quantize_stage(const PipelineConfig& c, const PreparedData& d,
+                              const std::string& ckpt,
+                              const std::function<std::string(const char*)>& path) {
+  const auto& q = c.quantize;
+  QuantizeJob job;
+  job.ptq.calib.method = quantize::parse_calib_method(q.method);
+  job.ptq.calib.percentile = q.percentile;
+  job.ptq.calib.seed = c.seed;
+  job.ptq.io = exporter::parse_int8_io(q.io);
+  job.ptq.litert_images = q.litert_images;
+  job.calib_size = q.calib_size;
+  job.eval_images = q.eval_images;
+  const auto r = quantize_checkpoint(ckpt, d, c.data, job, path("model_int8.tflite"));
+  nlohmann::json rep = r.report;
+  rep["file"]["path"] = "model_int8.tflite";
+  rep["checkpoint"] = std::filesystem::path(ckpt).filename().string();
+  write_text_atomic(path("quantize.json"), rep.dump(2) + "\n");
+  std::cerr << "[quantize] " << quantize::format_report(rep);
+  // The size ratio against the exported float32 file when there is one (else against the
+  // float32 export run_ptq builds for the report).
+  const int64_t bytes = rep["file"]["bytes"].get<int64_t>();
+  int64_t f32 = rep["file"]["float32_bytes"].get<int64_t>();
+  std::string f32_file = "(float32 export of " + rep["checkpoint"].get<std::string>() + ")";
+  if (c.exporting.enabled && std::filesystem::exists(path("model_f32.tflite"))) {
+    f32 = static_cast<int64_t>(std::filesystem::file_size(path("model_f32.tflite")));
+    f32_file = "model_f32.tflite";
+  }
+  nlohmann::json j = {{"file", "model_int8.tflite"},
+                      {"report", "quantize.json"},
+                      {"checkpoint", rep["checkpoint"]},
+                      {"method", q.method},
+                      {"calib_images", rep["calibration"]["images"]},
+                      {"io", q.io},
+                      {"bytes", bytes},
+                      {"float32_file", f32_file},
+                      {"float32_bytes", f32},
+                      {"size_ratio", static_cast<double>(bytes) / static_cast<double>(f32)},
+                      {"eval_images", rep["eval_images"]},
+                      {"float_accuracy", rep.value("float_accuracy", -1.0)},
+                      {"int8_sim_accuracy", rep.value("int8_sim_accuracy", -1.0)},
+                      {"accuracy_drop_points", rep.value("accuracy_drop_points", 0.0)},
+                      {"top1_agreement", rep["int8_sim_vs_float_top1_agreement"]}};
+  if (rep.contains("litert")) {
+    const auto& l = rep["litert"];
+    j["litert"] = {{"images", l["images"]},
+                   {"top1_agreement_with_sim", l["top1_agreement_with_sim"]},
+                   {"mean_abs_diff_steps", l["mean_abs_diff_steps"]},
+                   {"max_abs_diff_steps", l["max_abs_diff_steps"]},
+                   {"accuracy", l.value("accuracy", -1.0)}};
+  }
   return j;
 }
 
@@ -143,6 +242,11 @@ nlohmann::json run_pipeline(const PipelineConfig& c) {
   nlohmann::json summary = {{"name", c.name},
                             {"teacher", stage_summary(path("teacher.pt"), d, c.data, t_teacher.seconds)},
                             {"student", stage_summary(path("student.pt"), d, c.data, t_student.seconds)}};
+  // The deployed model (exported, quantized): pruned.pt when [prune] is enabled.
+  const bool pruned = c.prune.enabled;
+  if (pruned) summary["pruned"] = prune_stage(c, d, path);
+  const std::string final_ckpt = path(pruned ? "pruned.pt" : "student.pt");
+  const char* final_key = pruned ? "pruned" : "student";
   {
     // The seed's verification view of the student: 32 seeded validation images.
     auto model = report::open_model(path("student.pt"));
@@ -157,12 +261,13 @@ nlohmann::json run_pipeline(const PipelineConfig& c) {
   if (c.exporting.enabled) {
     // Cheap next to training, so always redone: the files always match the checkpoints.
     nlohmann::json verify = {
-        {"student", export_and_verify(path("student.pt"), path("model_f32.tflite"), c.exporting, d, c.data)},
+        {"student", export_and_verify(final_ckpt, path("model_f32.tflite"), c.exporting, d, c.data)},
         {"teacher", export_and_verify(path("teacher.pt"), path("teacher_f32.tflite"), c.exporting, d, c.data)}};
     write_text_atomic(path("verify.json"), verify.dump(2) + "\n");
-    summary["student"]["tflite"] = verify["student"];
+    summary[final_key]["tflite"] = verify["student"];
     summary["teacher"]["tflite"] = verify["teacher"];
   }
+  if (c.quantize.enabled) summary["int8"] = quantize_stage(c, d, final_ckpt, path);
   write_text_atomic(path("summary.json"), summary.dump(2) + "\n");
   std::cerr << fmt::format(
       "[pipeline] teacher {} validation accuracy: {:.2f}% ({} images)\n"
@@ -174,6 +279,22 @@ nlohmann::json run_pipeline(const PipelineConfig& c) {
       summary["student"]["model"].get<std::string>(),
       100.0 * summary["student"]["val_accuracy"].get<double>(),
       summary["student"]["val_images"].get<int64_t>(), c.out);
+  if (pruned)
+    std::cerr << fmt::format(
+        "[pipeline] pruned {:.3f} M params, {:.2f} M MACs (student {:.3f} M, {:.2f} M), "
+        "validation accuracy: {:.2f}%\n",
+        summary["pruned"]["params"].get<double>() / 1e6, summary["pruned"]["macs"].get<double>() / 1e6,
+        summary["student"]["params"].get<double>() / 1e6, summary["student"]["macs"].get<double>() / 1e6,
+        100.0 * summary["pruned"]["val_accuracy"].get<double>());
+  if (c.quantize.enabled)
+    std::cerr << fmt::format(
+        "[pipeline] int8 {}: simulated accuracy {:.2f}% (float {:.2f}%), top-1 agreement "
+        "{:.2f}%, {:.3f} x the float32 file\n",
+        summary["int8"]["checkpoint"].get<std::string>(),
+        100.0 * summary["int8"]["int8_sim_accuracy"].get<double>(),
+        100.0 * summary["int8"]["float_accuracy"].get<double>(),
+        100.0 * summary["int8"]["top1_agreement"].get<double>(),
+        summary["int8"]["size_ratio"].get<double>());
   return summary;
 }
 

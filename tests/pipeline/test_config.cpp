@@ -31,6 +31,27 @@ TEST(Config, PresetsParse) {
   EXPECT_EQ(q.data.train_limit, 5000);
   EXPECT_EQ(q.student.train.distill.temperature, 4.0);
   EXPECT_THROW(preset_toml("slow"), Error);
+  auto sm = parse_pipeline_config(preset_toml("smoke"), "smoke");
+  EXPECT_TRUE(sm.prune.enabled);
+  EXPECT_TRUE(sm.quantize.enabled);
+  EXPECT_EQ(sm.quantize.method, "minmax");
+  EXPECT_DOUBLE_EQ(sm.prune.job.opt.mlp, 0.5);
+  EXPECT_EQ(sm.prune.job.stage.train.epochs, 1);
+  EXPECT_EQ(sm.prune.job.stage.train.max_steps_per_epoch, 3);
+  EXPECT_TRUE(q.quantize.enabled);
+  EXPECT_EQ(q.quantize.calib_size, 256);
+}
+
+TEST(Config, PruneAndQuantizeAreOffByDefaultWithTheCommandsDefaults) {
+  auto c = parse_pipeline_config("", "empty");
+  EXPECT_FALSE(c.prune.enabled);
+  EXPECT_FALSE(c.quantize.enabled);
+  PruneJob cli;  // what `tinyvit prune` starts from
+  EXPECT_EQ(c.prune.job.stage.train.epochs, cli.stage.train.epochs);
+  EXPECT_DOUBLE_EQ(c.prune.job.stage.train.lr, cli.stage.train.lr);
+  EXPECT_EQ(c.prune.job.criterion, "l1");
+  EXPECT_EQ(c.quantize.method, "mse");
+  EXPECT_EQ(c.quantize.calib_size, 512);
 }
 
 TEST(Config, TyposAndWrongTypesAreErrorsNamingTheKey) {
@@ -42,6 +63,19 @@ TEST(Config, TyposAndWrongTypesAreErrorsNamingTheKey) {
   EXPECT_NE(error_of("[data]\nval_size = 1.5\n").find("must be an integer"), std::string::npos);
   EXPECT_NE(error_of("[run\nname = 1\n").find("test.toml:1"), std::string::npos);
   EXPECT_NE(error_of("[export]\ntarget = \"tfl\"\n").find("target"), std::string::npos);
+  EXPECT_NE(error_of("[quantize]\ncalib_sise = 8\n").find("unknown key 'calib_sise' in [quantize]"),
+            std::string::npos);
+  EXPECT_NE(error_of("[prune]\nhead = 0.5\n").find("unknown key 'head' in [prune]"),
+            std::string::npos);
+  EXPECT_NE(error_of("[quantize]\nmethod = \"max\"\n").find("[quantize] method must be"),
+            std::string::npos);
+  EXPECT_NE(error_of("[quantize]\nio = \"int16\"\n").find("[quantize] io must be"),
+            std::string::npos);
+  EXPECT_NE(error_of("[prune]\ncriterion = \"l0\"\n").find("[prune] criterion must be"),
+            std::string::npos);
+  EXPECT_NE(error_of("[prune]\nmlp = 1.5\n").find("[prune] heads and mlp"), std::string::npos);
+  EXPECT_NE(error_of("[prune]\nrecover_epochs = \"2\"\n").find("[prune] recover_epochs must be an integer"),
+            std::string::npos);
 }
 
 TEST(Config, ResolvedTomlRoundTrips) {
@@ -52,4 +86,24 @@ TEST(Config, ResolvedTomlRoundTrips) {
   EXPECT_DOUBLE_EQ(c2.student.train.distill.alpha, 0.7);
   EXPECT_TRUE(c2.student.train.distill.hard);
   EXPECT_EQ(c2.out, "runs/x");
+
+  // The optional stages' tables are written too (the run directory's change check uses them).
+  auto p = parse_pipeline_config(
+      "[prune]\nenabled = true\nmlp = 0.5\nrecover_epochs = 2\nlr = 3e-4\n"
+      "[quantize]\nenabled = true\nmethod = \"minmax\"\ncalib_size = 64\nio = \"uint8\"\n",
+      "t");
+  const std::string pt = to_toml(p);
+  EXPECT_NE(pt.find("[prune]"), std::string::npos) << pt;
+  EXPECT_NE(pt.find("[quantize]"), std::string::npos) << pt;
+  auto p2 = parse_pipeline_config(pt, "resolved");
+  EXPECT_EQ(to_toml(p2), pt);
+  EXPECT_TRUE(p2.prune.enabled);
+  EXPECT_DOUBLE_EQ(p2.prune.job.opt.mlp, 0.5);
+  EXPECT_EQ(p2.prune.job.stage.train.epochs, 2);
+  EXPECT_FLOAT_EQ(static_cast<float>(p2.prune.job.stage.train.lr), 3e-4f);
+  EXPECT_TRUE(p2.quantize.enabled);
+  EXPECT_EQ(p2.quantize.method, "minmax");
+  EXPECT_EQ(p2.quantize.calib_size, 64);
+  EXPECT_EQ(p2.quantize.io, "uint8");
+  EXPECT_NE(to_toml(p2), to_toml(parse_pipeline_config("", "t")));
 }

@@ -1,6 +1,6 @@
 // End to end: `tinyvit pipeline --preset smoke` on the real CIFAR-10 archive writes every
 // artifact; the exported student runs in LiteRT.js and agrees with LibTorch; a rerun skips
-// the finished training stages.
+// the finished training stages. The smoke preset enables [prune] and [quantize] too.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -45,7 +45,8 @@ TEST(Pipeline, SmokePresetEndToEnd) {
   ASSERT_EQ(run(cmd, &log), 0) << log;
   for (const char* f : {"config.toml", "teacher.pt", "student.pt", "metrics.jsonl", "summary.json",
                         "pipeline.log", "model_f32.tflite", "teacher_f32.tflite", "verify.json",
-                        "samples.png"})
+                        "samples.png", "pruned.pt", "pruned.prune.json", "model_int8.tflite",
+                        "quantize.json"})
     EXPECT_TRUE(fs::exists(dir / f)) << f;
   {
     // samples.png: a real PNG (signature) whose IHDR width fits 8 tiles of 160 px images.
@@ -79,19 +80,55 @@ TEST(Pipeline, SmokePresetEndToEnd) {
                 v["student"]["near_tie_disagreements"].get<int64_t>(),
             0);
 
+  // [prune]: a smaller model, evaluated, and the one that was exported.
+  ASSERT_TRUE(s.contains("pruned")) << s.dump(2);
+  EXPECT_LT(s["pruned"]["params"].get<int64_t>(), s["student"]["params"].get<int64_t>());
+  EXPECT_LT(s["pruned"]["macs"].get<int64_t>(), s["student"]["macs"].get<int64_t>());
+  EXPECT_EQ(s["pruned"]["val_images"], 200);
+  EXPECT_GE(s["pruned"]["val_accuracy"].get<double>(), 0.0);
+  EXPECT_LE(s["pruned"]["val_accuracy"].get<double>(), 1.0);
+  EXPECT_EQ(s["pruned"]["prune"]["recover_epochs"], 1);
+  EXPECT_EQ(v["student"]["checkpoint"], "pruned.pt");
+  EXPECT_EQ(s["pruned"]["tflite"]["checkpoint"], "pruned.pt");
+  // [quantize]: the int8 file of the pruned model, simulated and in LiteRT.js.
+  ASSERT_TRUE(s.contains("int8")) << s.dump(2);
+  const auto& q = s["int8"];
+  EXPECT_EQ(q["checkpoint"], "pruned.pt");
+  EXPECT_EQ(q["method"], "minmax");
+  EXPECT_EQ(q["calib_images"], 32);
+  EXPECT_EQ(q["eval_images"], 200);
+  EXPECT_EQ(q["float32_file"], "model_f32.tflite");
+  EXPECT_LT(q["size_ratio"].get<double>(), 0.35);
+  EXPECT_EQ(q["bytes"].get<int64_t>(), static_cast<int64_t>(fs::file_size(dir / "model_int8.tflite")));
+  for (const char* k : {"float_accuracy", "int8_sim_accuracy", "top1_agreement"}) {
+    EXPECT_GE(q[k].get<double>(), 0.0) << k;
+    EXPECT_LE(q[k].get<double>(), 1.0) << k;
+  }
+  EXPECT_EQ(q["litert"]["images"], 50);
+  // A barely trained model has many near-ties; the bound is loose on purpose (measured 0.94).
+  EXPECT_GE(q["litert"]["top1_agreement_with_sim"].get<double>(), 0.8);
+  EXPECT_EQ(read_json(dir / "quantize.json")["file"]["bytes"], q["bytes"]);
+
   std::ifstream m(dir / "metrics.jsonl");
-  int teacher_lines = 0, student_lines = 0;
+  int teacher_lines = 0, student_lines = 0, recover_lines = 0;
   for (std::string l; std::getline(m, l);) {
     auto j = nlohmann::json::parse(l);
     teacher_lines += j["stage"] == "teacher";
     student_lines += j["stage"] == "student";
+    recover_lines += j["stage"] == "prune-recover";
   }
   EXPECT_EQ(teacher_lines, 1);
   EXPECT_EQ(student_lines, 1);
+  EXPECT_EQ(recover_lines, 1);
 
   // Rerun: training stages are skipped, not repeated.
   ASSERT_EQ(run(cmd, &log), 0) << log;
   EXPECT_NE(log.find("already complete"), std::string::npos) << log;
+  EXPECT_NE(log.find("[prune] '" + (dir / "pruned.pt").string() + "' is already complete"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("[prune-recover]"), std::string::npos) << log;
+  EXPECT_TRUE(read_json(dir / "summary.json").contains("int8"));
 
   // Changing the configuration of an existing run directory is refused.
   EXPECT_EQ(run(kBin + " pipeline --preset quick --out " + dir.string(), &log), 1);
@@ -110,6 +147,12 @@ TEST(Pipeline, BadInputsGiveClearErrors) {
   std::ofstream(cfg) << "[teacher]\nepoch = 3\n";
   EXPECT_EQ(run(kBin + " pipeline --config " + cfg.string(), &log), 1);
   EXPECT_NE(log.find("unknown key 'epoch' in [teacher]"), std::string::npos) << log;
+  std::ofstream(cfg) << "[quantize]\nenabled = true\nmethd = \"minmax\"\n";
+  EXPECT_EQ(run(kBin + " pipeline --config " + cfg.string(), &log), 1);
+  EXPECT_NE(log.find("unknown key 'methd' in [quantize]"), std::string::npos) << log;
+  std::ofstream(cfg) << "[prune]\nenabled = true\nmlp_fraction = 0.5\n";
+  EXPECT_EQ(run(kBin + " pipeline --config " + cfg.string(), &log), 1);
+  EXPECT_NE(log.find("unknown key 'mlp_fraction' in [prune]"), std::string::npos) << log;
   fs::remove(cfg);
   EXPECT_EQ(run(kBin + " train --model vit_nano --data " + kArchive + " -o /tmp/never.pt", &log), 1);
   EXPECT_NE(log.find("unknown model 'vit_nano'"), std::string::npos) << log;
