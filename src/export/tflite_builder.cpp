@@ -191,9 +191,115 @@ int GraphBuilder::num_ops() const {
   return static_cast<int>(model_.subgraphs[0]->operators.size());
 }
 
+namespace {
+
+// Serialises a ModelT with the same calls, in the same order, as the generated
+// tfl::CreateModel / CreateSubGraph / CreateTensor (so a model without quantization parameters,
+// e.g. every float32 file, comes out byte for byte as Model::Pack writes it), except that
+// quantization parameters are written once per distinct content and shared: a tensor's
+// `quantization` table, and each `scale` / `zero_point` / `min` / `max` vector, is an offset to
+// the first identical one already in the file. FlatBuffers offsets may point at any object
+// written earlier (the format is a DAG: vtables and shared strings are deduplicated the same
+// way); the Verifier checks each reference on its own, and TFLite copies the values out
+// (InterpreterBuilder::ParseQuantization), so a reader cannot tell a shared vector from a copy.
+// What it saves: per-channel zero points are all 0 and TFLite wants as many as there are
+// scales (int64 each), so every layer with the same channel count had the same vector, for its
+// weight and its bias; pass-through ops (RESHAPE, TRANSPOSE, ...) repeat their input's
+// parameters.
+class SharingPacker {
+ public:
+  explicit SharingPacker(flatbuffers::FlatBufferBuilder& fbb) : fbb_(fbb) {}
+
+  flatbuffers::Offset<tfl::Model> model(const tfl::ModelT& m) {
+    std::vector<flatbuffers::Offset<tfl::OperatorCode>> codes;
+    for (const auto& oc : m.operator_codes) codes.push_back(tfl::CreateOperatorCode(fbb_, oc.get()));
+    const auto operator_codes = codes.empty() ? 0 : fbb_.CreateVector(codes);
+    std::vector<flatbuffers::Offset<tfl::SubGraph>> sgs;
+    for (const auto& sg : m.subgraphs) sgs.push_back(subgraph(*sg));
+    const auto subgraphs = sgs.empty() ? 0 : fbb_.CreateVector(sgs);
+    const auto description = m.description.empty() ? 0 : fbb_.CreateString(m.description);
+    std::vector<flatbuffers::Offset<tfl::Buffer>> bufs;
+    for (const auto& b : m.buffers) bufs.push_back(tfl::CreateBuffer(fbb_, b.get()));
+    const auto buffers = bufs.empty() ? 0 : fbb_.CreateVector(bufs);
+    const auto metadata_buffer = m.metadata_buffer.empty() ? 0 : fbb_.CreateVector(m.metadata_buffer);
+    std::vector<flatbuffers::Offset<tfl::Metadata>> mds;
+    for (const auto& md : m.metadata) mds.push_back(tfl::CreateMetadata(fbb_, md.get()));
+    const auto metadata = mds.empty() ? 0 : fbb_.CreateVector(mds);
+    std::vector<flatbuffers::Offset<tfl::SignatureDef>> sigs;
+    for (const auto& s : m.signature_defs) sigs.push_back(tfl::CreateSignatureDef(fbb_, s.get()));
+    const auto signature_defs = sigs.empty() ? 0 : fbb_.CreateVector(sigs);
+    return tfl::CreateModel(fbb_, m.version, operator_codes, subgraphs, description, buffers,
+                            metadata_buffer, metadata, signature_defs);
+  }
+
+ private:
+  flatbuffers::Offset<tfl::SubGraph> subgraph(const tfl::SubGraphT& sg) {
+    std::vector<flatbuffers::Offset<tfl::Tensor>> ts;
+    for (const auto& t : sg.tensors) ts.push_back(tensor(*t));
+    const auto tensors = ts.empty() ? 0 : fbb_.CreateVector(ts);
+    const auto inputs = sg.inputs.empty() ? 0 : fbb_.CreateVector(sg.inputs);
+    const auto outputs = sg.outputs.empty() ? 0 : fbb_.CreateVector(sg.outputs);
+    std::vector<flatbuffers::Offset<tfl::Operator>> os;
+    for (const auto& o : sg.operators) os.push_back(tfl::CreateOperator(fbb_, o.get()));
+    const auto operators = os.empty() ? 0 : fbb_.CreateVector(os);
+    const auto name = sg.name.empty() ? 0 : fbb_.CreateString(sg.name);
+    return tfl::CreateSubGraph(fbb_, tensors, inputs, outputs, operators, name);
+  }
+
+  flatbuffers::Offset<tfl::Tensor> tensor(const tfl::TensorT& t) {
+    const auto shape = t.shape.empty() ? 0 : fbb_.CreateVector(t.shape);
+    const auto name = t.name.empty() ? 0 : fbb_.CreateString(t.name);
+    const auto quantization = t.quantization ? quant(*t.quantization) : 0;
+    const auto shape_signature = t.shape_signature.empty() ? 0 : fbb_.CreateVector(t.shape_signature);
+    return tfl::CreateTensor(fbb_, shape, t.type, t.buffer, name, quantization, t.is_variable,
+                             shape_signature, t.has_rank);
+  }
+
+  flatbuffers::Offset<tfl::QuantizationParameters> quant(const tfl::QuantizationParametersT& q) {
+    if (q.details.type != tfl::QuantizationDetails::NONE)  // never written by us: no sharing
+      return tfl::CreateQuantizationParameters(fbb_, &q);
+    std::string key = bytes_of(q.min) + '|' + bytes_of(q.max) + '|' + bytes_of(q.scale) + '|' +
+                      bytes_of(q.zero_point) + '|' + std::to_string(q.quantized_dimension);
+    auto it = tables_.find(key);
+    if (it != tables_.end()) return it->second;
+    const auto min = vec('m', q.min);
+    const auto max = vec('M', q.max);
+    const auto scale = vec('s', q.scale);
+    const auto zero_point = vec('z', q.zero_point);
+    const auto off = tfl::CreateQuantizationParameters(fbb_, min, max, scale, zero_point,
+                                                       tfl::QuantizationDetails::NONE, 0,
+                                                       q.quantized_dimension);
+    tables_.emplace(std::move(key), off);
+    return off;
+  }
+
+  template <typename T>
+  static std::string bytes_of(const std::vector<T>& v) {
+    return std::to_string(v.size()) + ':' +
+           std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+  }
+
+  template <typename T>
+  flatbuffers::Offset<flatbuffers::Vector<T>> vec(char kind, const std::vector<T>& v) {
+    if (v.empty()) return 0;
+    std::string key = kind + bytes_of(v);
+    auto it = vectors_.find(key);
+    if (it != vectors_.end()) return flatbuffers::Offset<flatbuffers::Vector<T>>(it->second);
+    const auto off = fbb_.CreateVector(v);
+    vectors_.emplace(std::move(key), off.o);
+    return off;
+  }
+
+  flatbuffers::FlatBufferBuilder& fbb_;
+  std::map<std::string, flatbuffers::Offset<tfl::QuantizationParameters>> tables_;
+  std::map<std::string, flatbuffers::uoffset_t> vectors_;
+};
+
+}  // namespace
+
 std::vector<uint8_t> GraphBuilder::finish() const {
   flatbuffers::FlatBufferBuilder fbb(1 << 16);
-  fbb.Finish(tfl::Model::Pack(fbb, &model_), tfl::ModelIdentifier());
+  fbb.Finish(SharingPacker(fbb).model(model_), tfl::ModelIdentifier());
   return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
 }
 

@@ -3,6 +3,9 @@
 // operators in execution order, signature_defs. finish() serialises it with our schema subset
 // (tflite_schema.fbs): file identifier "TFL3", schema version 3, buffers[0] empty, every
 // constant buffer 16-byte aligned in the file. Shapes are TFLite's (NHWC for images).
+// Identical quantization parameters (tables and scale / zero_point vectors) are written once
+// and shared by the tensors that have them (a file without quantization is exactly what
+// tfl::Model::Pack writes); see finish() in tflite_builder.cpp.
 //
 // The builder checks what it can cheaply (unique tensor names, indices in range, constant
 // sizes); shape inference for the ops lives in the lowering helpers (lower_common.h).

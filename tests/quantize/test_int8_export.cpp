@@ -20,6 +20,7 @@ constexpr double kVitSteps = 1.5;
 #include "export/int8_rules.h"
 #include "export/litert_runner.h"
 #include "export/lower_common.h"
+#include "export/runtime_runner.h"
 #include "export/tflite_export_int8.h"
 #include "export/tflite_reader.h"
 #include "models/registry.h"
@@ -129,26 +130,75 @@ TEST(Int8Export, ResNetBothStemsRunInLiteRt) {
   }
 }
 
-// The registered student config: int8 file vs the float32 file. The issue asks <= 0.3; for
-// vit_micro (D = 128) the per-channel parameters (float scale + int64 zero point for each of
-// ~5.5k weight and bias channels, a TFLite format requirement) and int32 biases add ~150 KB,
-// and the measured ratio is 0.306: the bound here is 0.31 (see docs/quantization.md).
+// The tree layout the generated tfl::Model::Pack writes: every tensor with its own copy of its
+// quantization vectors (what GraphBuilder::finish wrote before it shared identical ones).
+std::vector<uint8_t> pack_as_tree(const std::vector<uint8_t>& bytes) {
+  const auto model = exporter::read_tflite(bytes.data(), bytes.size());
+  flatbuffers::FlatBufferBuilder fbb(1 << 16);
+  fbb.Finish(tfl::Model::Pack(fbb, model.get()), tfl::ModelIdentifier());
+  return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+}
+
+// The registered student config: int8 file vs the float32 file, the issue's bound 0.30.
+// Measured 916,240 / 3,289,184 = 0.2786 (int8 I/O; 0.3056 before identical quantization
+// vectors were shared: the all-zero int64 per-channel zero points were 88.5 KB). Where the
+// bytes go: docs/quantization.md.
 TEST(Int8Export, StudentFileIsUnderAThirdOfFloat) {
   const auto c = models::model_config("vit_micro_patch4_32", 10);
   auto m = calibrated(c, 51, 32);
-  exporter::Int8ExportOptions eo;
-  eo.mean = kMean;
-  eo.std = kStd;
-  const auto q = exporter::export_tflite_int8(c, m.params, m.sim->table, eo);
-  write_int8_file(q.bytes, "vit_micro_int8");
   exporter::ExportOptions fo;
   fo.mean = kMean;
   fo.std = kStd;
   const auto f = exporter::export_tflite(c, m.params, fo);
-  const double ratio = static_cast<double>(q.bytes.size()) / f.bytes.size();
-  std::cout << "[ measured ] vit_micro_patch4_32: int8 " << q.bytes.size() << " bytes, float32 "
-            << f.bytes.size() << " bytes, ratio " << ratio << "\n";
-  EXPECT_LE(ratio, 0.31);
+  // Sharing changes nothing in a file without quantization: the float32 file is byte for byte
+  // what Model::Pack writes.
+  EXPECT_EQ(f.bytes, pack_as_tree(f.bytes));
+  for (const auto io : {exporter::Int8Io::kInt8, exporter::Int8Io::kUint8,
+                        exporter::Int8Io::kFloat32}) {
+    exporter::Int8ExportOptions eo;
+    eo.io = io;
+    eo.mean = kMean;
+    eo.std = kStd;
+    const auto q = exporter::export_tflite_int8(c, m.params, m.sim->table, eo);
+    write_int8_file(q.bytes, std::string("vit_micro_int8_io_") + exporter::int8_io_name(io));
+    const double ratio = static_cast<double>(q.bytes.size()) / f.bytes.size();
+    std::cout << "[ measured ] vit_micro_patch4_32 (" << exporter::int8_io_name(io)
+              << " I/O): int8 " << q.bytes.size() << " bytes (unshared "
+              << pack_as_tree(q.bytes).size() << "), float32 " << f.bytes.size()
+              << " bytes, ratio " << ratio << "\n";
+    EXPECT_LE(ratio, 0.30) << exporter::int8_io_name(io);
+  }
+}
+
+// The int8 file with shared quantization vectors and the same model written as a tree (every
+// tensor its own copies) run bit for bit the same in LiteRT.js and in our runtime.
+TEST(Int8Export, SharedQuantizationVectorsRunLikeCopies) {
+  const auto c = models::model_config("vit_micro_patch4_32", 10);
+  auto m = calibrated(c, 52, 32);
+  exporter::Int8ExportOptions eo;
+  eo.mean = kMean;
+  eo.std = kStd;
+  const auto q = exporter::export_tflite_int8(c, m.params, m.sim->table, eo);
+  const auto tree = pack_as_tree(q.bytes);
+  ASSERT_LT(q.bytes.size() + 80000, tree.size());  // the zero points alone are ~85 KB
+  const std::string shared_path = write_int8_file(q.bytes, "vit_micro_shared");
+  const std::string tree_path = write_int8_file(tree, "vit_micro_tree");
+  // The reader sees the same model (same tensors, same parameters) in both.
+  EXPECT_EQ(pack_as_tree(tree), tree);
+
+  const int n = 16, per = 32 * 32 * 3;
+  const auto px = random_pixels(n, 32, 53);  // NCHW [0,1] -> int8 NHWC, q = pixel - 128
+  const auto nhwc = px.permute({0, 2, 3, 1}).contiguous();
+  const auto q8 = (nhwc * 255.f).round().sub(128.f).to(torch::kInt8).contiguous();
+  const auto lr_shared = exporter::run_litert(shared_path, q8.data_ptr<int8_t>(), n * per);
+  const auto lr_tree = exporter::run_litert(tree_path, q8.data_ptr<int8_t>(), n * per);
+  ASSERT_EQ(lr_shared.bytes.size(), static_cast<std::size_t>(n * 10));
+  EXPECT_EQ(lr_shared.bytes, lr_tree.bytes);
+  const std::vector<float> in(nhwc.data_ptr<float>(), nhwc.data_ptr<float>() + n * per);
+  const auto rt_shared = exporter::run_runtime(shared_path, in);
+  const auto rt_tree = exporter::run_runtime(tree_path, in);
+  ASSERT_EQ(rt_shared.size(), static_cast<std::size_t>(n * 10));
+  EXPECT_EQ(rt_shared, rt_tree);
 }
 
 // Sensitive LayerNorms kept in float32 (DEQUANTIZE -> float ops -> QUANTIZE): still a valid
