@@ -271,14 +271,13 @@ nlohmann::json run_pipeline(const PipelineConfig& c) {
   write_text_atomic(path("summary.json"), summary.dump(2) + "\n");
   std::cerr << fmt::format(
       "[pipeline] teacher {} validation accuracy: {:.2f}% ({} images)\n"
-      "[pipeline] student {} validation accuracy: {:.2f}% ({} images)\n"
-      "[pipeline] results in {}\n",
+      "[pipeline] student {} validation accuracy: {:.2f}% ({} images)\n",
       summary["teacher"]["model"].get<std::string>(),
       100.0 * summary["teacher"]["val_accuracy"].get<double>(),
       summary["teacher"]["val_images"].get<int64_t>(),
       summary["student"]["model"].get<std::string>(),
       100.0 * summary["student"]["val_accuracy"].get<double>(),
-      summary["student"]["val_images"].get<int64_t>(), c.out);
+      summary["student"]["val_images"].get<int64_t>());
   if (pruned)
     std::cerr << fmt::format(
         "[pipeline] pruned {:.3f} M params, {:.2f} M MACs (student {:.3f} M, {:.2f} M), "
@@ -295,6 +294,7 @@ nlohmann::json run_pipeline(const PipelineConfig& c) {
         100.0 * summary["int8"]["float_accuracy"].get<double>(),
         100.0 * summary["int8"]["top1_agreement"].get<double>(),
         summary["int8"]["size_ratio"].get<double>());
+  std::cerr << fmt::format("[pipeline] results in {}\n", c.out);
   return summary;
 }
 

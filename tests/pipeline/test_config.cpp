@@ -40,6 +40,8 @@ TEST(Config, PresetsParse) {
   EXPECT_EQ(sm.prune.job.stage.train.max_steps_per_epoch, 3);
   EXPECT_TRUE(q.quantize.enabled);
   EXPECT_EQ(q.quantize.calib_size, 256);
+  EXPECT_TRUE(q.prune.enabled);
+  EXPECT_GT(q.prune.job.stage.train.max_steps_per_epoch, 0);  // quick's budget
 }
 
 TEST(Config, PruneAndQuantizeAreOffByDefaultWithTheCommandsDefaults) {
