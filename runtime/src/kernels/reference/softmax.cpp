@@ -53,40 +53,31 @@ inline int32_t rounding_divide_by_pot64(int32_t x, int exponent) {
   return static_cast<int32_t>((static_cast<int64_t>(x) >> exponent) + (remainder > threshold ? 1 : 0));
 }
 
-// p.multiplier = input_multiplier, p.left_shift = input_left_shift, p.i[0] = diff_min.
+// p.multiplier = input_multiplier, p.left_shift = input_left_shift, p.i[0] = diff_min;
+// p.lut = 512 int32 precomputed in prepare(): lut[d] = e(-d) for d = max - x in [0, 255]
+// (0 where -d < diff_min: a zero e adds 0 to the sum and gives output -128, exactly what the
+// cut-off does), lut[256 + d] = RoundingDivideByPOT(lut[d], 12) (the row-sum term).
 void eval_int8(const OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   const int D = x.dims[x.rank - 1];
   const int64_t rows = x.elements / D;
-  const OpParams& p = ctx.op.p;
-  const int32_t diff_min = p.i[0];
+  const int32_t* exp_lut = ctx.op.p.lut;
+  const int32_t* sum_lut = exp_lut + 256;
   const int8_t* xp = x.as<const int8_t>();
   int8_t* yp = ctx.out().as<int8_t>();
-  auto exp_of = [&](int32_t diff) {
-    const int32_t scaled = q::saturating_rounding_doubling_high_mul(
-        static_cast<int32_t>(static_cast<uint32_t>(diff) << p.left_shift), p.multiplier);
-    return q::exp_on_negative_values_q5(scaled);
-  };
   for (int64_t r = 0; r < rows; ++r) {
     const int8_t* xr = xp + r * D;
     int8_t* yr = yp + r * D;
     int32_t mx = -128;
     for (int i = 0; i < D; ++i) mx = xr[i] > mx ? xr[i] : mx;
     int32_t sum = 0;  // Q12.19; D <= 4095 (checked in prepare) keeps it below 2^31
-    for (int i = 0; i < D; ++i) {
-      const int32_t diff = xr[i] - mx;
-      if (diff >= diff_min) sum += q::rounding_divide_by_pot(exp_of(diff), 12);
-    }
+    for (int i = 0; i < D; ++i) sum += sum_lut[mx - xr[i]];
     int bits = 0;
     const int32_t scale = q::get_reciprocal(sum, 12, &bits);
+    const int exponent = bits + 31 - 8;
     for (int i = 0; i < D; ++i) {
-      const int32_t diff = xr[i] - mx;
-      int32_t v = -128;
-      if (diff >= diff_min) {
-        const int32_t prod = q::saturating_rounding_doubling_high_mul(scale, exp_of(diff));
-        v = q::clamp(rounding_divide_by_pot64(prod, bits + 31 - 8) - 128, -128, 127);
-      }
-      yr[i] = static_cast<int8_t>(v);
+      const int32_t prod = q::saturating_rounding_doubling_high_mul(scale, exp_lut[mx - xr[i]]);
+      yr[i] = static_cast<int8_t>(q::clamp(rounding_divide_by_pot64(prod, exponent) - 128, -128, 127));
     }
   }
 }
@@ -126,6 +117,21 @@ Status prepare_int8(OpContext& ctx, float beta) {
   const double radius = 31.0 * static_cast<double>(int64_t{1} << (31 - kScaledDiffIntegerBits)) /
                         static_cast<double>(int64_t{1} << e);
   p.i[0] = -static_cast<int32_t>(std::floor(radius));
+  // The exp of every possible int8 difference, as the gemmlowp reference computes it.
+  int32_t* lut = static_cast<int32_t*>(persistent_alloc(ctx.m, sizeof(int32_t) * 512));
+  if (!lut) return fail(ctx.m, Status::kOutOfMemory, "no room for the softmax exp table");
+  for (int32_t d = 0; d < 256; ++d) {
+    const int32_t diff = -d;
+    int32_t e_d = 0;
+    if (diff >= p.i[0]) {
+      const int32_t scaled = q::saturating_rounding_doubling_high_mul(
+          static_cast<int32_t>(static_cast<uint32_t>(diff) << p.left_shift), p.multiplier);
+      e_d = q::exp_on_negative_values_q5(scaled);
+    }
+    lut[d] = e_d;
+    lut[256 + d] = q::rounding_divide_by_pot(e_d, 12);
+  }
+  p.lut = lut;
   ctx.op.eval = eval_int8;
   return Status::kOk;
 }
