@@ -10,7 +10,9 @@
 //   - golden files (tests/runtime/golden/, written by test_runtime_litert): exported models
 //     with LiteRT.js's outputs, float 1e-4; an int8 ViT from the quantizer, bit-stable against
 //     our own earlier output and near LiteRT's;
-//   - int8 SOFTMAX / RSQRT and their gemmlowp fixed point on hand-computed values.
+//   - int8 SOFTMAX / RSQRT and their gemmlowp fixed point on hand-computed values;
+//   - the int8 fast paths (SOFTMAX's exp table, the elementwise ops' shape layouts and operand
+//     tables) against plain per-element formulas on random shapes with tails.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -275,6 +277,181 @@ TEST(RuntimeInt8Ops, RsqrtHandComputed) {
   const auto model2 = rsqrt_i8_model(0.01f, -100, 0.5f, 0, 3);
   const auto got2 = run_i8(model2, {-110, -100, 0});
   EXPECT_EQ(got2, (std::vector<int8_t>{127, 127, 2}));  // x = 1: r = 1 -> 1 / 0.5 = 2
+}
+
+// ---- int8 fast paths (SOFTMAX table, elementwise layouts) vs the plain per-element formulas ------
+
+// The gemmlowp softmax exactly as TFLite Micro's reference_ops::Softmax computes it, element by
+// element (no table), with the multiplier and diff_min derived the same way.
+std::vector<int8_t> softmax_i8_plain(const std::vector<int8_t>& x, int D, float sx, float beta) {
+  double m = double(beta) * double(sx) * double(int64_t{1} << 26);
+  if (m > 2147483647.0) m = 2147483647.0;
+  int e = 0;
+  int64_t qf = static_cast<int64_t>(std::round(std::frexp(m, &e) * double(int64_t{1} << 31)));
+  if (qf == (int64_t{1} << 31)) {
+    qf /= 2;
+    ++e;
+  }
+  const int32_t mult = static_cast<int32_t>(qf);
+  const int32_t diff_min =
+      -static_cast<int32_t>(std::floor(31.0 * double(int64_t{1} << 26) / double(int64_t{1} << e)));
+  auto exp_of = [&](int32_t diff) {
+    return q::exp_on_negative_values_q5(q::saturating_rounding_doubling_high_mul(
+        static_cast<int32_t>(static_cast<uint32_t>(diff) << e), mult));
+  };
+  auto rdbp = [](int32_t v, int ex) {  // RoundingDivideByPOT in 64 bits (ex up to 34)
+    const int64_t mask = (int64_t{1} << ex) - 1;
+    const int64_t rem = int64_t(v) & mask;
+    const int64_t thr = (mask >> 1) + (v < 0 ? 1 : 0);
+    return static_cast<int32_t>((int64_t(v) >> ex) + (rem > thr ? 1 : 0));
+  };
+  std::vector<int8_t> y(x.size());
+  for (std::size_t r = 0; r < x.size() / D; ++r) {
+    const int8_t* xr = x.data() + r * D;
+    int32_t mx = -128;
+    for (int i = 0; i < D; ++i) mx = std::max<int32_t>(mx, xr[i]);
+    int32_t sum = 0;
+    for (int i = 0; i < D; ++i)
+      if (xr[i] - mx >= diff_min) sum += q::rounding_divide_by_pot(exp_of(xr[i] - mx), 12);
+    int bits = 0;
+    const int32_t scale = q::get_reciprocal(sum, 12, &bits);
+    for (int i = 0; i < D; ++i) {
+      int32_t v = -128;
+      if (xr[i] - mx >= diff_min)
+        v = q::clamp(rdbp(q::saturating_rounding_doubling_high_mul(scale, exp_of(xr[i] - mx)),
+                          bits + 23) - 128, -128, 127);
+      y[r * D + i] = static_cast<int8_t>(v);
+    }
+  }
+  return y;
+}
+
+TEST(RuntimeInt8Ops, SoftmaxTableMatchesPerElementFormula) {
+  std::mt19937 rng(5);
+  // Row lengths with tails, scales from tiny (large diff_min, every difference counts) to large
+  // (diff_min within [-255, 0]: the cut-off is exercised), and betas.
+  const int lengths[] = {1, 2, 7, 13, 64, 65, 129, 300};
+  const float scales[] = {0.003f, 0.02f, 0.07f, 0.25f, 1.3f};
+  const float betas[] = {1.f, 0.5f, 3.f};
+  for (int D : lengths)
+    for (float sx : scales)
+      for (float beta : betas) {
+        const int R = 9;
+        const int zx = static_cast<int>(rng() % 41) - 20;
+        const auto model = softmax_i8_model(R, D, sx, zx, beta);
+        auto xin = rand_i8(rng, static_cast<std::size_t>(R) * D);
+        for (int i = 0; i < D; ++i) xin[i] = 127;                    // ties at the max
+        for (int i = 0; i < D; ++i) xin[D + i] = i % 2 ? 127 : -128;  // full 255 range
+        EXPECT_EQ(run_i8(model, xin), softmax_i8_plain(xin, D, sx, beta))
+            << "D " << D << " scale " << sx << " beta " << beta;
+      }
+}
+
+// One int8 binary op with b a constant of shape sb, a the input of shape sa (or swapped), and
+// the expected output by plain numpy broadcasting and TFLite's per-element reference formulas.
+void check_binary_i8(std::mt19937& rng, BO code, std::vector<int32_t> sa, std::vector<int32_t> sb,
+                     bool const_first) {
+  const int r = static_cast<int>(std::max(sa.size(), sb.size()));
+  std::vector<int32_t> da(r, 1), db(r, 1), dy(r);
+  std::copy(sa.begin(), sa.end(), da.begin() + (r - sa.size()));
+  std::copy(sb.begin(), sb.end(), db.begin() + (r - sb.size()));
+  std::size_t na = 1, nb = 1, ny = 1;
+  for (int i = 0; i < r; ++i) {
+    dy[i] = std::max(da[i], db[i]);
+    na *= da[i];
+    nb *= db[i];
+    ny *= dy[i];
+  }
+  std::uniform_real_distribution<float> us(0.005f, 0.2f);
+  const float fa = us(rng), fb = us(rng), fy = us(rng);
+  const int za = static_cast<int>(rng() % 256) - 128, zb = static_cast<int>(rng() % 256) - 128;
+  const int zy = static_cast<int>(rng() % 256) - 128;
+  const auto va = rand_i8(rng, na), vb = rand_i8(rng, nb);
+  TinyModel m;
+  int ta, tb;
+  if (const_first) {
+    ta = m.const_i8("a", sa, va, per_tensor(fa, za));
+    tb = m.i8("b", sb, fb, zb);
+  } else {
+    ta = m.i8("a", sa, fa, za);
+    tb = m.const_i8("b", sb, vb, per_tensor(fb, zb));
+  }
+  const int ty = m.i8("y", dy, fy, zy);
+  switch (code) {
+    case BO::ADD: m.op(code, {ta, tb}, {ty}, opts(tfl::AddOptionsT{})); break;
+    case BO::SUB: m.op(code, {ta, tb}, {ty}, opts(tfl::SubOptionsT{})); break;
+    case BO::MUL: m.op(code, {ta, tb}, {ty}, opts(tfl::MulOptionsT{})); break;
+    default: m.op(code, {ta, tb}, {ty}); break;
+  }
+  m.io({const_first ? tb : ta}, {ty});
+  const auto got = run_i8(m.finish(), const_first ? vb : va);
+  // Reference formulas (elementwise.cpp's header; TFLite add.cc / sub.cc / mul.cc /
+  // squared_difference.cc).
+  int32_t m1, m2, m3;
+  int s1, s2, s3;
+  int ls = 0;
+  if (code == BO::MUL) {
+    q::quantize_multiplier(double(fa) * double(fb) / double(fy), &m1, &s1);
+  } else if (code == BO::SQUARED_DIFFERENCE) {
+    ls = 7;
+    const double tm = 2.0 * double(std::max(fa, fb));
+    q::quantize_multiplier(double(fa) / tm, &m1, &s1);
+    q::quantize_multiplier(double(fb) / tm, &m2, &s2);
+    q::quantize_multiplier(tm * tm / double((1 << 14) * fy), &m3, &s3);
+  } else {
+    ls = 20;
+    const double tm = static_cast<float>(2 * std::max(fa, fb));
+    q::quantize_multiplier(fa / tm, &m1, &s1);
+    q::quantize_multiplier(fb / tm, &m2, &s2);
+    q::quantize_multiplier(tm / ((1 << 20) * fy), &m3, &s3);
+  }
+  std::vector<int8_t> want(ny);
+  std::vector<int32_t> idx(r, 0);
+  for (std::size_t o = 0; o < ny; ++o) {
+    std::size_t ia = 0, ib = 0;
+    for (int i = 0; i < r; ++i) {
+      ia = ia * da[i] + (da[i] == 1 ? 0 : idx[i]);
+      ib = ib * db[i] + (db[i] == 1 ? 0 : idx[i]);
+    }
+    const int32_t a = va[ia], b = vb[ib];
+    int32_t v;
+    if (code == BO::MUL) {
+      v = q::multiply_by_quantized_multiplier((a - za) * (b - zb), m1, s1) + zy;
+    } else {
+      const int32_t qa = q::multiply_by_quantized_multiplier((a - za) * (1 << ls), m1, s1);
+      const int32_t qb = q::multiply_by_quantized_multiplier((b - zb) * (1 << ls), m2, s2);
+      const int32_t raw = code == BO::ADD ? qa + qb : qa - qb;
+      v = code == BO::SQUARED_DIFFERENCE
+              ? q::multiply_by_quantized_multiplier((qa - qb) * (qa - qb), m3, s3) + zy
+              : q::multiply_by_quantized_multiplier(raw, m3, s3) + zy;
+    }
+    want[o] = static_cast<int8_t>(q::clamp(v, -128, 127));
+    for (int i = r - 1; i >= 0; --i) {
+      if (++idx[i] < dy[i]) break;
+      idx[i] = 0;
+    }
+  }
+  ASSERT_EQ(got, want) << "op " << static_cast<int>(code) << " const_first " << const_first;
+}
+
+TEST(RuntimeInt8Ops, ElementwiseLayoutsMatchPlainBroadcast) {
+  std::mt19937 rng(11);
+  using S = std::vector<int32_t>;
+  // (a, b) shape pairs: same shape, row broadcast (b = last axes), column broadcast ((..., 1),
+  // as x - mean), scalars, and general broadcasts (middle axis, both sides), with odd sizes.
+  const std::vector<std::pair<S, S>> shapes = {
+      {{1, 65, 37}, {1, 65, 37}}, {{3, 5, 7}, {7}},       {{3, 5, 7}, {1, 5, 7}},
+      {{1, 65, 33}, {1, 65, 1}},  {{4, 9, 1}, {4, 9, 1}}, {{2, 3, 5}, {1}},
+      {{2, 3, 5}, {}},            {{2, 3, 5}, {2, 1, 5}}, {{2, 1, 5}, {1, 3, 1}},
+      {{6, 1}, {1, 1}},           {{5, 11}, {5, 1}},      {{1, 1, 13}, {1, 65, 13}}};
+  const BO codes[] = {BO::ADD, BO::SUB, BO::MUL, BO::SQUARED_DIFFERENCE};
+  for (int rep = 0; rep < 3; ++rep)
+    for (BO code : codes)
+      for (const auto& sh : shapes) {
+        check_binary_i8(rng, code, sh.first, sh.second, false);
+        check_binary_i8(rng, code, sh.second, sh.first, true);   // broadcast operand first
+        check_binary_i8(rng, code, sh.first, sh.second, true);
+      }
 }
 
 TEST(RuntimePlanner, ArenaIsExactAndLiveTensorsNeverOverlap) {

@@ -40,44 +40,171 @@ void eval_sqdiff_f(const OpContext& ctx) {
   });
 }
 
+// int8 fast paths by shape, chosen in prepare() (p.i[2] = layout, p.i[3] = inner size n):
+//   kSame: a, b, y the same shape: y[i] = f(a[i], b[i]);
+//   kRowB / kRowA: b (a) has the shape of the last axes of y (leading 1s), repeated every n;
+//   kColB / kColA: b (a) is y's shape with the last axis 1 (e.g. x - mean(x) over (1, T, 1)):
+//                  one value per row of n;
+//   kGeneral: broadcast_apply's index arithmetic.
+// Only the walk over indices differs; the per-element arithmetic is the one f.
+enum Layout { kGeneral = 0, kSame = 1, kRowB = 2, kRowA = 3, kColB = 4, kColA = 5 };
+
+template <typename F>
+inline void apply_int8(const OpContext& ctx, F f) {
+  const Tensor& ta = ctx.in(0);
+  const Tensor& tb = ctx.in(1);
+  const Tensor& ty = ctx.out();
+  const int8_t* pa = ta.as<const int8_t>();
+  const int8_t* pb = tb.as<const int8_t>();
+  int8_t* py = ty.as<int8_t>();
+  const int64_t total = ty.elements;
+  const int64_t n = ctx.op.p.i[3];
+  switch (ctx.op.p.i[2]) {
+    case kSame:
+      for (int64_t i = 0; i < total; ++i) py[i] = f(pa[i], pb[i]);
+      return;
+    case kRowB:
+      for (int64_t o = 0; o < total; o += n, pa += n, py += n)
+        for (int64_t i = 0; i < n; ++i) py[i] = f(pa[i], pb[i]);
+      return;
+    case kRowA:
+      for (int64_t o = 0; o < total; o += n, pb += n, py += n)
+        for (int64_t i = 0; i < n; ++i) py[i] = f(pa[i], pb[i]);
+      return;
+    case kColB:
+      for (int64_t o = 0; o < total; o += n, pa += n, py += n) {
+        const int8_t bv = *pb++;
+        for (int64_t i = 0; i < n; ++i) py[i] = f(pa[i], bv);
+      }
+      return;
+    case kColA:
+      for (int64_t o = 0; o < total; o += n, pb += n, py += n) {
+        const int8_t av = *pa++;
+        for (int64_t i = 0; i < n; ++i) py[i] = f(av, pb[i]);
+      }
+      return;
+    default:
+      broadcast_apply<int8_t, int8_t>(ta, tb, ty, f);
+      return;
+  }
+}
+
+// Which fast path fits: `full` has y's shape; `part` is the other operand.
+Layout classify_part(const Tensor& part, const Tensor& y, bool part_is_b, int64_t* n) {
+  if (part.elements == 1) {  // a scalar: one "row" of all of y
+    *n = y.elements;
+    return part_is_b ? kColB : kColA;
+  }
+  int32_t dp[kMaxRank], dy[kMaxRank];
+  extend6(part, dp);
+  extend6(y, dy);
+  // Row: part's dims equal y's on axes k.. and are 1 before k.
+  int k = kMaxRank;
+  while (k > 0 && dp[k - 1] == dy[k - 1]) --k;
+  bool ones = true;
+  for (int i = 0; i < k; ++i) ones = ones && dp[i] == 1;
+  if (ones && k < kMaxRank) {
+    int64_t inner = 1;
+    for (int i = k; i < kMaxRank; ++i) inner *= dy[i];
+    *n = inner;
+    return part_is_b ? kRowB : kRowA;
+  }
+  // Column: all but the last axis equal, last axis 1.
+  bool col = dp[kMaxRank - 1] == 1 && dy[kMaxRank - 1] > 1;
+  for (int i = 0; i < kMaxRank - 1; ++i) col = col && dp[i] == dy[i];
+  if (col) {
+    *n = dy[kMaxRank - 1];
+    return part_is_b ? kColB : kColA;
+  }
+  return kGeneral;
+}
+
+void choose_layout(OpContext& ctx) {
+  const Tensor& a = ctx.in(0);
+  const Tensor& b = ctx.in(1);
+  const Tensor& y = ctx.out();
+  OpParams& p = ctx.op.p;
+  p.i[2] = kGeneral;
+  p.i[3] = 1;
+  if (y.elements == 0) return;
+  int64_t n = 1;
+  Layout l = kGeneral;
+  if (same_shape(a, b)) {
+    l = kSame;
+  } else if (a.elements == y.elements) {
+    l = classify_part(b, y, true, &n);
+  } else if (b.elements == y.elements) {
+    l = classify_part(a, y, false, &n);
+  }
+  if (l != kGeneral && n > 0 && n <= INT32_MAX) {
+    p.i[2] = l;
+    p.i[3] = static_cast<int32_t>(n);
+  }
+}
+
+// ADD/SUB/SQUARED_DIFFERENCE: the rescaled operand MBQM((v - z) << left_shift, m, s) depends on
+// the int8 value alone, so prepare() tabulates it: p.lut[v + 128] for a, p.lut[256 + v + 128]
+// for b (the same MBQM calls, made once per value instead of once per element).
 // p.i[0] = -za, p.i[1] = -zb; multiplier/shift = a, multiplier2/shift2 = b, multiplier3/shift3 = y.
 template <int kSign>
 void eval_addsub_q(const OpContext& ctx) {
   const OpParams& p = ctx.op.p;
   const int32_t zy = ctx.out().zero_point;
-  broadcast_apply<int8_t, int8_t>(ctx.in(0), ctx.in(1), ctx.out(), [&](int8_t a, int8_t b) {
-    const int32_t sa = (a + p.i[0]) * (1 << p.left_shift);
-    const int32_t sb = (b + p.i[1]) * (1 << p.left_shift);
-    const int32_t qa = q::multiply_by_quantized_multiplier(sa, p.multiplier, p.shift);
-    const int32_t qb = q::multiply_by_quantized_multiplier(sb, p.multiplier2, p.shift2);
+  const int32_t* la = p.lut + 128;
+  const int32_t* lb = p.lut + 256 + 128;
+  const int32_t m3 = p.multiplier3;
+  const int s3 = p.shift3;
+  const int32_t lo = p.act_min, hi = p.act_max;
+  apply_int8(ctx, [=](int8_t a, int8_t b) {
+    const int32_t qa = la[a];
+    const int32_t qb = lb[b];
     const int32_t raw = kSign > 0 ? qa + qb : qa - qb;
-    const int32_t v = q::multiply_by_quantized_multiplier(raw, p.multiplier3, p.shift3) + zy;
-    return static_cast<int8_t>(q::clamp(v, p.act_min, p.act_max));
+    const int32_t v = q::multiply_by_quantized_multiplier(raw, m3, s3) + zy;
+    return static_cast<int8_t>(q::clamp(v, lo, hi));
   });
 }
 
 void eval_mul_q(const OpContext& ctx) {
   const OpParams& p = ctx.op.p;
   const int32_t zy = ctx.out().zero_point;
-  broadcast_apply<int8_t, int8_t>(ctx.in(0), ctx.in(1), ctx.out(), [&](int8_t a, int8_t b) {
-    const int32_t prod = (a + p.i[0]) * (b + p.i[1]);
-    const int32_t v = q::multiply_by_quantized_multiplier(prod, p.multiplier, p.shift) + zy;
-    return static_cast<int8_t>(q::clamp(v, p.act_min, p.act_max));
+  const int32_t za = p.i[0], zb = p.i[1];
+  const int32_t m = p.multiplier;
+  const int s = p.shift;
+  const int32_t lo = p.act_min, hi = p.act_max;
+  apply_int8(ctx, [=](int8_t a, int8_t b) {
+    const int32_t prod = (a + za) * (b + zb);
+    const int32_t v = q::multiply_by_quantized_multiplier(prod, m, s) + zy;
+    return static_cast<int8_t>(q::clamp(v, lo, hi));
   });
 }
 
 void eval_sqdiff_q(const OpContext& ctx) {
   const OpParams& p = ctx.op.p;
   const int32_t zy = ctx.out().zero_point;
-  broadcast_apply<int8_t, int8_t>(ctx.in(0), ctx.in(1), ctx.out(), [&](int8_t a, int8_t b) {
-    const int32_t sa = (a + p.i[0]) * (1 << p.left_shift);
-    const int32_t sb = (b + p.i[1]) * (1 << p.left_shift);
-    const int32_t qa = q::multiply_by_quantized_multiplier(sa, p.multiplier, p.shift);
-    const int32_t qb = q::multiply_by_quantized_multiplier(sb, p.multiplier2, p.shift2);
-    const int32_t d = qa - qb;
-    const int32_t v = q::multiply_by_quantized_multiplier(d * d, p.multiplier3, p.shift3) + zy;
+  const int32_t* la = p.lut + 128;
+  const int32_t* lb = p.lut + 256 + 128;
+  const int32_t m3 = p.multiplier3;
+  const int s3 = p.shift3;
+  apply_int8(ctx, [=](int8_t a, int8_t b) {
+    const int32_t d = la[a] - lb[b];
+    const int32_t v = q::multiply_by_quantized_multiplier(d * d, m3, s3) + zy;
     return static_cast<int8_t>(q::clamp(v, -128, 127));
   });
+}
+
+// Tabulates the rescaled operands (see eval_addsub_q).
+Status build_operand_tables(OpContext& ctx) {
+  OpParams& p = ctx.op.p;
+  int32_t* lut = static_cast<int32_t*>(persistent_alloc(ctx.m, sizeof(int32_t) * 512));
+  if (!lut) return fail(ctx.m, Status::kOutOfMemory, "no room for the operand tables");
+  for (int32_t v = -128; v <= 127; ++v) {
+    const int32_t sa = (v + p.i[0]) * (1 << p.left_shift);
+    const int32_t sb = (v + p.i[1]) * (1 << p.left_shift);
+    lut[v + 128] = q::multiply_by_quantized_multiplier(sa, p.multiplier, p.shift);
+    lut[256 + v + 128] = q::multiply_by_quantized_multiplier(sb, p.multiplier2, p.shift2);
+  }
+  p.lut = lut;
+  return Status::kOk;
 }
 
 int fused_activation(const OpContext& ctx, Kind kind) {
@@ -130,6 +257,7 @@ Status prepare_binary(OpContext& ctx, Kind kind) {
     const double m = static_cast<double>(a.scale) * static_cast<double>(b.scale) /
                      static_cast<double>(y.scale);
     q::quantize_multiplier(m, &p.multiplier, &p.shift);
+    choose_layout(ctx);
     ctx.op.eval = eval_mul_q;
     return Status::kOk;
   }
@@ -143,6 +271,9 @@ Status prepare_binary(OpContext& ctx, Kind kind) {
     q::quantize_multiplier(ma, &p.multiplier, &p.shift);
     q::quantize_multiplier(mb, &p.multiplier2, &p.shift2);
     q::quantize_multiplier(my, &p.multiplier3, &p.shift3);
+    s = build_operand_tables(ctx);
+    if (s != Status::kOk) return s;
+    choose_layout(ctx);
     ctx.op.eval = eval_sqdiff_q;
     return Status::kOk;
   }
@@ -156,6 +287,9 @@ Status prepare_binary(OpContext& ctx, Kind kind) {
   q::quantize_multiplier(ma, &p.multiplier, &p.shift);
   q::quantize_multiplier(mb, &p.multiplier2, &p.shift2);
   q::quantize_multiplier(my, &p.multiplier3, &p.shift3);
+  s = build_operand_tables(ctx);
+  if (s != Status::kOk) return s;
+  choose_layout(ctx);
   ctx.op.eval = kind == kAdd ? eval_addsub_q<1> : eval_addsub_q<-1>;
   return Status::kOk;
 }
