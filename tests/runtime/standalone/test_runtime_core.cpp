@@ -12,7 +12,7 @@
 //     our own earlier output and near LiteRT's;
 //   - int8 SOFTMAX / RSQRT and their gemmlowp fixed point on hand-computed values;
 //   - the int8 fast paths (SOFTMAX's exp table, the elementwise ops' shape layouts and operand
-//     tables) against plain per-element formulas on random shapes with tails.
+//     tables, MEAN's contiguous sums) against plain per-element formulas on random shapes with tails.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -452,6 +452,68 @@ TEST(RuntimeInt8Ops, ElementwiseLayoutsMatchPlainBroadcast) {
         check_binary_i8(rng, code, sh.second, sh.first, true);   // broadcast operand first
         check_binary_i8(rng, code, sh.first, sh.second, true);
       }
+}
+
+TEST(RuntimeInt8Ops, MeanFastPathMatchesPlainFormula) {
+  // Contiguous (trailing-axes) reductions take the block-sum path, others the general walk;
+  // both against TFLite Micro's integer Mean written out per output.
+  std::mt19937 rng(23);
+  using S = std::vector<int32_t>;
+  const std::vector<std::pair<S, S>> cases = {
+      {{1, 65, 128}, {2}},  {{1, 65, 37}, {-1}}, {{2, 5, 7}, {1, 2}}, {{3, 1, 9}, {1, 2}},
+      {{4, 6, 1}, {1}},     {{1, 65, 33}, {1}},  {{2, 5, 7}, {0, 2}}, {{5, 3}, {0, 1}}};
+  for (const auto& c : cases)
+    for (bool keep : {true, false}) {
+      const S& shape = c.first;
+      const int rank = static_cast<int>(shape.size());
+      std::vector<bool> red(rank, false);
+      for (int a : c.second) red[a < 0 ? a + rank : a] = true;
+      S oshape;
+      int64_t count = 1;
+      for (int i = 0; i < rank; ++i) {
+        if (red[i]) count *= shape[i];
+        if (!red[i]) oshape.push_back(shape[i]);
+        else if (keep) oshape.push_back(1);
+      }
+      std::uniform_real_distribution<float> us(0.01f, 0.2f);
+      const float sx = us(rng), sy = us(rng);
+      const int zx = static_cast<int>(rng() % 256) - 128, zy = static_cast<int>(rng() % 256) - 128;
+      TinyModel m;
+      const int x = m.i8("x", shape, sx, zx);
+      const int ax = m.const_i32("axes", {static_cast<int32_t>(c.second.size())}, c.second);
+      const int y = m.i8("y", oshape, sy, zy);
+      tfl::ReducerOptionsT o;
+      o.keep_dims = keep;
+      m.op(BO::MEAN, {x, ax}, {y}, opts(o), 2);
+      m.io({x}, {y});
+      std::size_t n = 1;
+      for (int v : shape) n *= v;
+      const auto xin = rand_i8(rng, n);
+      const auto got = run_i8(m.finish(), xin);
+      int32_t mult;
+      int shift;
+      q::quantize_multiplier(double(sx) / double(sy), &mult, &shift);
+      std::vector<int32_t> acc(n / count, 0);
+      std::vector<int32_t> idx(rank, 0);
+      for (std::size_t e = 0; e < n; ++e) {
+        std::size_t oi = 0;
+        for (int i = 0; i < rank; ++i)
+          if (!red[i]) oi = oi * shape[i] + idx[i];
+        acc[oi] += xin[e] - zx;
+        for (int i = rank - 1; i >= 0; --i) {
+          if (++idx[i] < shape[i]) break;
+          idx[i] = 0;
+        }
+      }
+      std::vector<int8_t> want(acc.size());
+      const int32_t num = static_cast<int32_t>(count);
+      for (std::size_t k = 0; k < acc.size(); ++k) {
+        int32_t a = q::multiply_by_quantized_multiplier(acc[k], mult, shift);
+        a = a > 0 ? (a + num / 2) / num : (a - num / 2) / num;
+        want[k] = static_cast<int8_t>(q::clamp(a + zy, -128, 127));
+      }
+      EXPECT_EQ(got, want) << "shape rank " << rank << " keep " << keep;
+    }
 }
 
 TEST(RuntimePlanner, ArenaIsExactAndLiveTensorsNeverOverlap) {

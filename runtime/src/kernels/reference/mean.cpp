@@ -76,12 +76,25 @@ void eval_int8(const OpContext& ctx) {
   const OpParams& p = ctx.op.p;
   const int32_t num = p.i[6];
   const int32_t zx = ctx.in(0).zero_point, zy = ctx.out().zero_point;
-  reduce<int32_t, int8_t>(ctx, static_cast<int32_t*>(nullptr), [&](int64_t o, int32_t acc) {
+  auto store = [&](int64_t o, int32_t acc) {
     acc -= zx * num;
     acc = q::multiply_by_quantized_multiplier(acc, p.multiplier, p.shift);
     acc = acc > 0 ? (acc + num / 2) / num : (acc - num / 2) / num;
     yp[o] = static_cast<int8_t>(q::clamp(acc + zy, -128, 127));
-  });
+  };
+  if (p.i[7]) {
+    // The reduced elements of each output are one contiguous block of `num` (the reduced axes
+    // are the last ones): a plain sum per block, the same int32 as the general walk.
+    const int8_t* xp = ctx.in(0).as<const int8_t>();
+    const int64_t out_n = ctx.out().elements;
+    for (int64_t o = 0; o < out_n; ++o, xp += num) {
+      int32_t acc = 0;
+      for (int32_t i = 0; i < num; ++i) acc += xp[i];
+      store(o, acc);
+    }
+    return;
+  }
+  reduce<int32_t, int8_t>(ctx, static_cast<int32_t*>(nullptr), store);
 }
 
 }  // namespace
@@ -134,6 +147,17 @@ Status prepare_mean(OpContext& ctx) {
     if (s != Status::kOk) return s;
     const double m = static_cast<double>(x.scale) / static_cast<double>(y.scale);
     q::quantize_multiplier(m, &p.multiplier, &p.shift);
+    // p.i[7] = 1 when every reduced axis of size > 1 comes after every kept axis of size > 1
+    // (e.g. the last axis): eval_int8 then sums contiguous blocks.
+    int32_t d[kMaxRank];
+    extend6(x, d);
+    bool seen_reduced = false, trailing = true;
+    for (int i = 0; i < kMaxRank; ++i) {
+      if (d[i] == 1) continue;
+      if (p.i[i]) seen_reduced = true;
+      else if (seen_reduced) trailing = false;
+    }
+    p.i[7] = trailing && count > 0 ? 1 : 0;
     ctx.op.eval = eval_int8;
     return Status::kOk;
   }
