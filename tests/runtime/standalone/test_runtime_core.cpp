@@ -23,6 +23,7 @@
 #include <new>
 #include <random>
 
+#include "kernels/x86/x86_kernels.h"
 #include "quant.h"
 #include "rt_test_util.h"
 #include "tiny_model.h"
@@ -659,7 +660,7 @@ TEST(RuntimeMalformed, SpecificDefectsHaveClearErrors) {
 
 // ---- kernel variants vs reference -------------------------------------------------------------
 
-std::vector<uint8_t> fc_model(int R, int K, int U, bool int8, std::mt19937& rng) {
+std::vector<uint8_t> fc_model(int R, int K, int U, bool int8, std::mt19937& rng, float ys = 0.3f) {
   TinyModel m;
   tfl::FullyConnectedOptionsT fo;
   fo.keep_num_dims = true;
@@ -687,7 +688,7 @@ std::vector<uint8_t> fc_model(int R, int K, int U, bool int8, std::mt19937& rng)
   std::vector<int32_t> bias(U);
   for (auto& v : bias) v = static_cast<int32_t>(rng() % 4001) - 2000;
   const int b = m.const_i32("b", {U}, bias, bq);
-  const int y = m.i8("y", {1, R, U}, 0.3f, 4);
+  const int y = m.i8("y", {1, R, U}, ys, 4);
   m.op(BO::FULLY_CONNECTED, {x, w, b}, {y}, opts(fo), 5);
   m.io({x}, {y});
   return m.finish();
@@ -777,13 +778,53 @@ void compare_variants(const std::vector<uint8_t>& model, bool int8, std::mt19937
   }
 }
 
+TEST(RuntimeKernels, VectorRequantizationMatchesReference) {
+  if (!x86::available()) GTEST_SKIP() << "no AVX2 variants here";
+  // Random accumulators (small, large, extreme), multipliers from quantize_multiplier over a
+  // wide range of real multipliers (shifts -31 .. +20), and rounding ties.
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int32_t> any(INT32_MIN, INT32_MAX);
+  std::uniform_real_distribution<double> lg(-9.3, 6.0);
+  int checked = 0;
+  for (int it = 0; it < 200000; ++it) {
+    int32_t x[8], m[8], sh[8], got[8];
+    for (int j = 0; j < 8; ++j) {
+      int32_t mm;
+      int ss;
+      q::quantize_multiplier(std::pow(10.0, lg(rng)), &mm, &ss);
+      if (ss < -31) {
+        mm = 0;
+        ss = 0;
+      }
+      m[j] = mm;
+      sh[j] = ss;
+      const int kind = static_cast<int>(rng() % 4);
+      const int32_t ax = kind == 0 ? any(rng)
+                         : kind == 1 ? static_cast<int32_t>(rng() % 2000001) - 1000000
+                         : kind == 2 ? static_cast<int32_t>(rng() % 201) - 100
+                                     : (j % 2 ? INT32_MIN + static_cast<int32_t>(rng() % 3)
+                                              : INT32_MAX - static_cast<int32_t>(rng() % 3));
+      x[j] = ax;
+      if (ss > 0 && kind == 0) x[j] = ax >> (ss + 1);  // as in the kernels: no wrap expected
+    }
+    x86::requantize8_avx2(x, m, sh, got);
+    for (int j = 0; j < 8; ++j) {
+      ASSERT_EQ(got[j], q::multiply_by_quantized_multiplier(x[j], m[j], sh[j]))
+          << "x " << x[j] << " m " << m[j] << " shift " << sh[j];
+      ++checked;
+    }
+  }
+  std::printf("[ kernels ] 8-lane requantization equals the scalar one on %d values\n", checked);
+}
+
 TEST(RuntimeKernels, VariantsMatchReference) {
   std::printf("[ kernels ] AVX2+FMA variants %s on this CPU, NEON variants %s\n",
               cpu_has_avx2_fma() ? "active" : "not available",
               cpu_has_neon() ? "active (aarch64)" : "not built");
   std::mt19937 rng(99);
   // Shapes with tails (not multiples of 4 / 8 / 16) on every axis.
-  const int dims[][3] = {{1, 1, 1}, {3, 17, 5}, {5, 16, 24}, {2, 33, 7}, {7, 64, 9}, {4, 100, 13}};
+  const int dims[][3] = {{1, 1, 1},  {3, 17, 5},   {5, 16, 24},  {2, 33, 7},  {7, 64, 9},
+                         {4, 100, 13}, {65, 128, 36}, {6, 136, 8}, {65, 40, 130}};
   for (bool int8 : {false, true}) {
     for (const auto& d : dims) {
       compare_variants(fc_model(d[0], d[1], d[2], int8, rng), int8, rng,
@@ -791,6 +832,11 @@ TEST(RuntimeKernels, VariantsMatchReference) {
       compare_variants(bmm_model(2, d[0], d[1], d[2] + 16, int8, rng), int8, rng,
                        std::string(int8 ? "int8" : "float") + " bmm " + std::to_string(d[1]));
     }
+    // Output scales that make the requantization multiplier > 1 (left shifts, wrapping
+    // products), ~1, and tiny (right shifts near 31): the vectorized requantization too.
+    if (int8)
+      for (float ys : {1e-5f, 2.5e-4f, 0.02f, 30.f, 2e4f})
+        compare_variants(fc_model(5, 40, 27, true, rng, ys), true, rng, "int8 fc ys " + std::to_string(ys));
     compare_variants(conv_model(8, 3, 8, 4, 4, false, int8, rng), int8, rng, "conv patch");
     compare_variants(conv_model(9, 5, 6, 3, 1, true, int8, rng), int8, rng, "conv 3x3 same");
     compare_variants(conv_model(10, 4, 7, 3, 2, true, int8, rng), int8, rng, "conv 3x3 s2 same");

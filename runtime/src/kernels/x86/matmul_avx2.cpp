@@ -85,6 +85,74 @@ inline void dot_q4(const int8_t* x, const int8_t* w, int64_t ws, int n, int32_t 
     for (int j = 0; j < 4; ++j) out[j] += static_cast<int32_t>(w[j * ws + k]) * (x[k] + off);
 }
 
+// The four int32 lane sums of a0..a3 (exact: integer additions in any order).
+inline __m128i hsum4_i32(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
+  const __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+  return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
+// q::multiply_by_quantized_multiplier on 8 int32 lanes, bit for bit, for multipliers >= 0
+// (quantize_multiplier gives 0 or [2^30, 2^31)): x << max(shift, 0); SRDHM as
+// floor((x * m + 2^30) / 2^31) (equal to the reference's nudge-and-truncate for every product,
+// and SRDHM's one saturating case needs m = INT32_MIN); then RoundingDivideByPOT(max(-shift, 0)).
+inline __m256i mbqm8(__m256i x, __m256i m, __m256i shift) {
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i left = _mm256_max_epi32(shift, zero);
+  const __m256i right = _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero);
+  x = _mm256_sllv_epi32(x, left);
+  const __m256i nudge = _mm256_set1_epi64x(int64_t{1} << 30);
+  // Even lanes (low halves of the 64-bit lanes) and odd lanes, 32 x 32 -> 64 signed.
+  const __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, m), nudge);
+  const __m256i po = _mm256_add_epi64(
+      _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), nudge);
+  // Bits 31..62 of each product: the even results in the low halves, the odd ones moved up.
+  const __m256i he = _mm256_srli_epi64(pe, 31);
+  const __m256i ho = _mm256_slli_epi64(_mm256_srli_epi64(po, 31), 32);
+  const __m256i high = _mm256_blend_epi32(he, ho, 0xAA);
+  // RoundingDivideByPOT(high, right).
+  const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(1), right),
+                                        _mm256_set1_epi32(1));
+  const __m256i remainder = _mm256_and_si256(high, mask);
+  const __m256i threshold =
+      _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(zero, high));
+  return _mm256_sub_epi32(_mm256_srav_epi32(high, right), _mm256_cmpgt_epi32(remainder, threshold));
+}
+
+// Two rows x0, x1 by four output units: each converted weight vector serves both rows, each
+// converted x vector all four units (8 accumulators). out[r * 4 + j] = sum_k w_j[k] (x_r[k] + off).
+inline void dot_q2x4(const int8_t* x0, const int8_t* x1, const int8_t* w, int64_t ws, int n,
+                     int32_t off, int32_t out[8]) {
+  const __m256i o16 = _mm256_set1_epi16(static_cast<int16_t>(off));
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  __m256i b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  int k = 0;
+  for (; k + 16 <= n; k += 16) {
+    const __m256i xv0 = _mm256_add_epi16(
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x0 + k))), o16);
+    const __m256i xv1 = _mm256_add_epi16(
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x1 + k))), o16);
+    __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)));
+    a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(xv0, wv));
+    b0 = _mm256_add_epi32(b0, _mm256_madd_epi16(xv1, wv));
+    wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + ws + k)));
+    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(xv0, wv));
+    b1 = _mm256_add_epi32(b1, _mm256_madd_epi16(xv1, wv));
+    wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * ws + k)));
+    a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(xv0, wv));
+    b2 = _mm256_add_epi32(b2, _mm256_madd_epi16(xv1, wv));
+    wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 3 * ws + k)));
+    a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(xv0, wv));
+    b3 = _mm256_add_epi32(b3, _mm256_madd_epi16(xv1, wv));
+  }
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), hsum4_i32(a0, a1, a2, a3));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4), hsum4_i32(b0, b1, b2, b3));
+  for (; k < n; ++k)
+    for (int j = 0; j < 4; ++j) {
+      out[j] += static_cast<int32_t>(w[j * ws + k]) * (x0[k] + off);
+      out[4 + j] += static_cast<int32_t>(w[j * ws + k]) * (x1[k] + off);
+    }
+}
+
 // Four output units for float.
 inline void dot_f4(const float* x, const float* w, int64_t ws, int n, float out[4]) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -109,6 +177,13 @@ inline float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi 
 }  // namespace
 
 bool available() { return cpu_has_avx2_fma(); }
+
+void requantize8_avx2(const int32_t* x, const int32_t* m, const int32_t* shift, int32_t* out) {
+  const __m256i v = mbqm8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)),
+                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m)),
+                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(shift)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), v);
+}
 
 void fully_connected_float_avx2(const OpContext& ctx) {
   const Tensor& x = ctx.in(0);
@@ -152,7 +227,52 @@ void fully_connected_int8_avx2(const OpContext& ctx) {
     acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[u], p.channel_shifts[u]);
     return static_cast<int8_t>(q::clamp(acc + y.zero_point, p.act_min, p.act_max));
   };
-  for (int64_t r = 0; r < R; ++r) {
+  // 8 units at a time: bias, requantization (mbqm8), zero point and clamp on 8 lanes.
+  const __m256i zp8 = _mm256_set1_epi32(y.zero_point);
+  const __m256i lo8 = _mm256_set1_epi32(p.act_min), hi8 = _mm256_set1_epi32(p.act_max);
+  auto finish8 = [&](const int32_t* acc, int u, int8_t* out) {
+    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc));
+    if (b) v = _mm256_add_epi32(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + u)));
+    v = mbqm8(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.channel_multipliers + u)),
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.channel_shifts + u)));
+    v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, zp8), lo8), hi8);
+    const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packs_epi16(w16, w16));
+  };
+  int64_t r = 0;
+  for (; r + 2 <= R; r += 2) {  // row pairs: 2 x 4 blocks, then the unit tail row by row
+    const int8_t* x0 = xp + r * K;
+    int8_t* y0 = yp + r * U;
+    int u = 0;
+    for (; u + 8 <= U; u += 8) {
+      alignas(32) int32_t s0[8], s1[8], t[8];
+      dot_q2x4(x0, x0 + K, wp + static_cast<int64_t>(u) * K, K, K, off, t);
+      for (int j = 0; j < 4; ++j) {
+        s0[j] = t[j];
+        s1[j] = t[4 + j];
+      }
+      dot_q2x4(x0, x0 + K, wp + static_cast<int64_t>(u + 4) * K, K, K, off, t);
+      for (int j = 0; j < 4; ++j) {
+        s0[4 + j] = t[j];
+        s1[4 + j] = t[4 + j];
+      }
+      finish8(s0, u, y0 + u);
+      finish8(s1, u, y0 + U + u);
+    }
+    for (; u + 4 <= U; u += 4) {
+      int32_t s[8];
+      dot_q2x4(x0, x0 + K, wp + static_cast<int64_t>(u) * K, K, K, off, s);
+      for (int j = 0; j < 4; ++j) {
+        y0[u + j] = finish(s[j], u + j);
+        y0[U + u + j] = finish(s[4 + j], u + j);
+      }
+    }
+    for (; u < U; ++u) {
+      y0[u] = finish(dot_q(x0, wp + static_cast<int64_t>(u) * K, K, off), u);
+      y0[U + u] = finish(dot_q(x0 + K, wp + static_cast<int64_t>(u) * K, K, off), u);
+    }
+  }
+  for (; r < R; ++r) {
     const int8_t* xr = xp + r * K;
     int8_t* yr = yp + r * U;
     int u = 0;

@@ -11,5 +11,6 @@ void batch_matmul_float_avx2(const OpContext&) {}
 void batch_matmul_int8_avx2(const OpContext&) {}
 void conv2d_float_avx2(const OpContext&) {}
 void conv2d_int8_avx2(const OpContext&) {}
+void requantize8_avx2(const int32_t*, const int32_t*, const int32_t*, int32_t*) {}
 
 }  // namespace tinyvit::rt::x86
