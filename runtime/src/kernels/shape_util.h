@@ -4,6 +4,23 @@
 
 namespace tinyvit::rt {
 
+// int8 binary elementwise ops (elementwise.cpp): the walk chosen in prepare() (op.p.i[2], with
+// the inner size n in op.p.i[3]); the x86 variants use the same values.
+//   kLayoutSame: a, b, y the same shape: y[i] = f(a[i], b[i]);
+//   kLayoutRowB / kLayoutRowA: b (a) has the shape of the last axes of y (leading 1s), repeated
+//                              every n;
+//   kLayoutColB / kLayoutColA: b (a) is one value per row of n (y's shape with the last axis 1,
+//                              e.g. x - mean(x) over (1, T, 1); or a scalar, one row of all y);
+//   kLayoutGeneral: broadcast_apply's index arithmetic.
+enum BinaryLayout : int32_t {
+  kLayoutGeneral = 0,
+  kLayoutSame = 1,
+  kLayoutRowB = 2,
+  kLayoutRowA = 3,
+  kLayoutColB = 4,
+  kLayoutColA = 5,
+};
+
 // dims of `t` right-aligned into 6 (leading 1s).
 inline void extend6(const Tensor& t, int32_t out[kMaxRank]) {
   const int pad = kMaxRank - t.rank;

@@ -12,7 +12,8 @@
 //     our own earlier output and near LiteRT's;
 //   - int8 SOFTMAX / RSQRT and their gemmlowp fixed point on hand-computed values;
 //   - the int8 fast paths (SOFTMAX's exp table, the elementwise ops' shape layouts and operand
-//     tables, MEAN's contiguous sums) against plain per-element formulas on random shapes with tails.
+//     tables and their AVX2 variants, MEAN's contiguous sums) against plain per-element
+//     formulas on random shapes with tails.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -385,7 +386,13 @@ void check_binary_i8(std::mt19937& rng, BO code, std::vector<int32_t> sa, std::v
     default: m.op(code, {ta, tb}, {ty}); break;
   }
   m.io({const_first ? tb : ta}, {ty});
-  const auto got = run_i8(m.finish(), const_first ? vb : va);
+  const auto model = m.finish();
+  const auto& in = const_first ? vb : va;
+  const auto got = run_i8(model, in);
+  // The AVX2 variant (where present) on the same model.
+  const auto fast = run_runtime(model, in.data(), in.size(), KernelSet::kAuto);
+  ASSERT_EQ(std::vector<int8_t>(fast.begin(), fast.end()), got)
+      << "op " << static_cast<int>(code) << " const_first " << const_first << ": auto kernels";
   // Reference formulas (elementwise.cpp's header; TFLite add.cc / sub.cc / mul.cc /
   // squared_difference.cc).
   int32_t m1, m2, m3;
@@ -444,7 +451,8 @@ TEST(RuntimeInt8Ops, ElementwiseLayoutsMatchPlainBroadcast) {
       {{1, 65, 37}, {1, 65, 37}}, {{3, 5, 7}, {7}},       {{3, 5, 7}, {1, 5, 7}},
       {{1, 65, 33}, {1, 65, 1}},  {{4, 9, 1}, {4, 9, 1}}, {{2, 3, 5}, {1}},
       {{2, 3, 5}, {}},            {{2, 3, 5}, {2, 1, 5}}, {{2, 1, 5}, {1, 3, 1}},
-      {{6, 1}, {1, 1}},           {{5, 11}, {5, 1}},      {{1, 1, 13}, {1, 65, 13}}};
+      {{6, 1}, {1, 1}},           {{5, 11}, {5, 1}},      {{1, 1, 13}, {1, 65, 13}},
+      {{1, 65, 128}, {1, 65, 1}}, {{1, 65, 128}, {128}},  {{1, 17, 64}, {1, 17, 64}}};
   const BO codes[] = {BO::ADD, BO::SUB, BO::MUL, BO::SQUARED_DIFFERENCE};
   for (int rep = 0; rep < 3; ++rep)
     for (BO code : codes)

@@ -8,6 +8,7 @@
 //   SQUARED_DIFFERENCE: left_shift = 7; twice_max = 2 * max(sa, sb) (double);
 //            a', b' as ADD with shift 7; y = clamp(MBQM((a' - b')^2, twice_max^2 / (2^14 sy)) + zy)
 #include "kernels/shape_util.h"
+#include "kernels/x86/x86_kernels.h"
 #include "quant.h"
 #include "rt_schema_generated.h"
 
@@ -40,15 +41,8 @@ void eval_sqdiff_f(const OpContext& ctx) {
   });
 }
 
-// int8 fast paths by shape, chosen in prepare() (p.i[2] = layout, p.i[3] = inner size n):
-//   kSame: a, b, y the same shape: y[i] = f(a[i], b[i]);
-//   kRowB / kRowA: b (a) has the shape of the last axes of y (leading 1s), repeated every n;
-//   kColB / kColA: b (a) is y's shape with the last axis 1 (e.g. x - mean(x) over (1, T, 1)):
-//                  one value per row of n;
-//   kGeneral: broadcast_apply's index arithmetic.
-// Only the walk over indices differs; the per-element arithmetic is the one f.
-enum Layout { kGeneral = 0, kSame = 1, kRowB = 2, kRowA = 3, kColB = 4, kColA = 5 };
-
+// int8: the walk over indices (BinaryLayout, shape_util.h) is chosen in prepare(); only it
+// differs between layouts, the per-element arithmetic is the one f.
 template <typename F>
 inline void apply_int8(const OpContext& ctx, F f) {
   const Tensor& ta = ctx.in(0);
@@ -60,24 +54,24 @@ inline void apply_int8(const OpContext& ctx, F f) {
   const int64_t total = ty.elements;
   const int64_t n = ctx.op.p.i[3];
   switch (ctx.op.p.i[2]) {
-    case kSame:
+    case kLayoutSame:
       for (int64_t i = 0; i < total; ++i) py[i] = f(pa[i], pb[i]);
       return;
-    case kRowB:
+    case kLayoutRowB:
       for (int64_t o = 0; o < total; o += n, pa += n, py += n)
         for (int64_t i = 0; i < n; ++i) py[i] = f(pa[i], pb[i]);
       return;
-    case kRowA:
+    case kLayoutRowA:
       for (int64_t o = 0; o < total; o += n, pb += n, py += n)
         for (int64_t i = 0; i < n; ++i) py[i] = f(pa[i], pb[i]);
       return;
-    case kColB:
+    case kLayoutColB:
       for (int64_t o = 0; o < total; o += n, pa += n, py += n) {
         const int8_t bv = *pb++;
         for (int64_t i = 0; i < n; ++i) py[i] = f(pa[i], bv);
       }
       return;
-    case kColA:
+    case kLayoutColA:
       for (int64_t o = 0; o < total; o += n, pb += n, py += n) {
         const int8_t av = *pa++;
         for (int64_t i = 0; i < n; ++i) py[i] = f(av, pb[i]);
@@ -90,10 +84,10 @@ inline void apply_int8(const OpContext& ctx, F f) {
 }
 
 // Which fast path fits: `full` has y's shape; `part` is the other operand.
-Layout classify_part(const Tensor& part, const Tensor& y, bool part_is_b, int64_t* n) {
+BinaryLayout classify_part(const Tensor& part, const Tensor& y, bool part_is_b, int64_t* n) {
   if (part.elements == 1) {  // a scalar: one "row" of all of y
     *n = y.elements;
-    return part_is_b ? kColB : kColA;
+    return part_is_b ? kLayoutColB : kLayoutColA;
   }
   int32_t dp[kMaxRank], dy[kMaxRank];
   extend6(part, dp);
@@ -107,16 +101,16 @@ Layout classify_part(const Tensor& part, const Tensor& y, bool part_is_b, int64_
     int64_t inner = 1;
     for (int i = k; i < kMaxRank; ++i) inner *= dy[i];
     *n = inner;
-    return part_is_b ? kRowB : kRowA;
+    return part_is_b ? kLayoutRowB : kLayoutRowA;
   }
   // Column: all but the last axis equal, last axis 1.
   bool col = dp[kMaxRank - 1] == 1 && dy[kMaxRank - 1] > 1;
   for (int i = 0; i < kMaxRank - 1; ++i) col = col && dp[i] == dy[i];
   if (col) {
     *n = dy[kMaxRank - 1];
-    return part_is_b ? kColB : kColA;
+    return part_is_b ? kLayoutColB : kLayoutColA;
   }
-  return kGeneral;
+  return kLayoutGeneral;
 }
 
 void choose_layout(OpContext& ctx) {
@@ -124,19 +118,19 @@ void choose_layout(OpContext& ctx) {
   const Tensor& b = ctx.in(1);
   const Tensor& y = ctx.out();
   OpParams& p = ctx.op.p;
-  p.i[2] = kGeneral;
+  p.i[2] = kLayoutGeneral;
   p.i[3] = 1;
   if (y.elements == 0) return;
   int64_t n = 1;
-  Layout l = kGeneral;
+  BinaryLayout l = kLayoutGeneral;
   if (same_shape(a, b)) {
-    l = kSame;
+    l = kLayoutSame;
   } else if (a.elements == y.elements) {
     l = classify_part(b, y, true, &n);
   } else if (b.elements == y.elements) {
     l = classify_part(a, y, false, &n);
   }
-  if (l != kGeneral && n > 0 && n <= INT32_MAX) {
+  if (l != kLayoutGeneral && n > 0 && n <= INT32_MAX) {
     p.i[2] = l;
     p.i[3] = static_cast<int32_t>(n);
   }
@@ -207,6 +201,16 @@ Status build_operand_tables(OpContext& ctx) {
   return Status::kOk;
 }
 
+// The AVX2 variant (same parameters, bit-exact) where the kernel set and the CPU allow; its
+// requantization needs multipliers >= 0, which quantize_multiplier always gives.
+void use_avx2(OpContext& ctx, EvalFn fn) {
+  const OpParams& p = ctx.op.p;
+  if (ctx.m.kernels != KernelSet::kAuto || !x86::available()) return;
+  if (p.multiplier < 0 || p.multiplier2 < 0 || p.multiplier3 < 0) return;
+  ctx.op.eval = fn;
+  ctx.op.kernel = "avx2";
+}
+
 int fused_activation(const OpContext& ctx, Kind kind) {
   const auto* o = static_cast<const tfl::Operator*>(ctx.op.options);
   switch (kind) {
@@ -259,6 +263,7 @@ Status prepare_binary(OpContext& ctx, Kind kind) {
     q::quantize_multiplier(m, &p.multiplier, &p.shift);
     choose_layout(ctx);
     ctx.op.eval = eval_mul_q;
+    use_avx2(ctx, x86::mul_int8_avx2);
     return Status::kOk;
   }
   if (kind == kSqDiff) {
@@ -275,6 +280,7 @@ Status prepare_binary(OpContext& ctx, Kind kind) {
     if (s != Status::kOk) return s;
     choose_layout(ctx);
     ctx.op.eval = eval_sqdiff_q;
+    use_avx2(ctx, x86::squared_difference_int8_avx2);
     return Status::kOk;
   }
   // ADD / SUB (TFLite add.cc / sub.cc, int8 branch; float expressions kept as written there).
@@ -291,6 +297,7 @@ Status prepare_binary(OpContext& ctx, Kind kind) {
   if (s != Status::kOk) return s;
   choose_layout(ctx);
   ctx.op.eval = kind == kAdd ? eval_addsub_q<1> : eval_addsub_q<-1>;
+  use_avx2(ctx, kind == kAdd ? x86::add_int8_avx2 : x86::sub_int8_avx2);
   return Status::kOk;
 }
 

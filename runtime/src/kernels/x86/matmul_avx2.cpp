@@ -1,4 +1,6 @@
-// AVX2 + FMA variants of FULLY_CONNECTED, BATCH_MATMUL and CONV_2D (float32 and int8).
+// AVX2 + FMA variants of FULLY_CONNECTED, BATCH_MATMUL and CONV_2D (float32 and int8), and of
+// the int8 elementwise ADD / SUB / MUL / SQUARED_DIFFERENCE (8 lanes of the same int32
+// arithmetic as reference/elementwise.cpp, requantized with mbqm8).
 // Same prepared parameters as the reference kernels (reference/*.cpp), chosen by prepare()
 // when the CPU has AVX2 and FMA (checked once at run time).
 //   int8: the integer sums are exact, so results are bit-exact with the reference: products
@@ -12,6 +14,7 @@
 #include <immintrin.h>
 
 #include "kernels/reference/batch_matmul.h"
+#include "kernels/shape_util.h"
 #include "kernels/x86/x86_kernels.h"
 #include "quant.h"
 
@@ -492,5 +495,127 @@ void conv2d_int8_avx2(const OpContext& ctx) {
         }
       }
 }
+
+// ---- int8 elementwise -------------------------------------------------------------------------
+// Op parameters as elementwise.cpp prepares them: p.i[0] = -za, p.i[1] = -zb, left_shift,
+// (multiplier, shift) for a, b, y (MUL: multiplier/shift only), act_min/act_max, layout p.i[2],
+// inner size p.i[3].
+namespace {
+
+enum BinKind { kBinAdd, kBinSub, kBinMul, kBinSqDiff };
+
+template <int kKind>
+struct BinOp {
+  explicit BinOp(const OpContext& ctx) : p(ctx.op.p), zy(ctx.out().zero_point) {
+    za8 = _mm256_set1_epi32(p.i[0]);
+    zb8 = _mm256_set1_epi32(p.i[1]);
+    m1 = _mm256_set1_epi32(p.multiplier);
+    s1 = _mm256_set1_epi32(p.shift);
+    m2 = _mm256_set1_epi32(p.multiplier2);
+    s2 = _mm256_set1_epi32(p.shift2);
+    m3 = _mm256_set1_epi32(p.multiplier3);
+    s3 = _mm256_set1_epi32(p.shift3);
+    zy8 = _mm256_set1_epi32(zy);
+    lo8 = _mm256_set1_epi32(kKind == kBinSqDiff ? -128 : p.act_min);
+    hi8 = _mm256_set1_epi32(kKind == kBinSqDiff ? 127 : p.act_max);
+  }
+  // The reference's scalar formula (elementwise.cpp), for tails.
+  int8_t one(int8_t a, int8_t b) const {
+    int32_t v;
+    if (kKind == kBinMul) {
+      v = q::multiply_by_quantized_multiplier((a + p.i[0]) * (b + p.i[1]), p.multiplier, p.shift) + zy;
+      return static_cast<int8_t>(q::clamp(v, p.act_min, p.act_max));
+    }
+    const int32_t qa = q::multiply_by_quantized_multiplier((a + p.i[0]) * (1 << p.left_shift), p.multiplier, p.shift);
+    const int32_t qb = q::multiply_by_quantized_multiplier((b + p.i[1]) * (1 << p.left_shift), p.multiplier2, p.shift2);
+    if (kKind == kBinSqDiff) {
+      v = q::multiply_by_quantized_multiplier((qa - qb) * (qa - qb), p.multiplier3, p.shift3) + zy;
+      return static_cast<int8_t>(q::clamp(v, -128, 127));
+    }
+    const int32_t raw = kKind == kBinAdd ? qa + qb : qa - qb;
+    v = q::multiply_by_quantized_multiplier(raw, p.multiplier3, p.shift3) + zy;
+    return static_cast<int8_t>(q::clamp(v, p.act_min, p.act_max));
+  }
+  // 8 lanes of int8 values (sign-extended to int32) -> 8 int8 results in the low 8 bytes.
+  __m128i eight(__m256i a, __m256i b) const {
+    __m256i v;
+    if (kKind == kBinMul) {
+      v = mbqm8(_mm256_mullo_epi32(_mm256_add_epi32(a, za8), _mm256_add_epi32(b, zb8)), m1, s1);
+    } else {
+      const __m256i qa = mbqm8(_mm256_sll_epi32(_mm256_add_epi32(a, za8), _mm_cvtsi32_si128(p.left_shift)), m1, s1);
+      const __m256i qb = mbqm8(_mm256_sll_epi32(_mm256_add_epi32(b, zb8), _mm_cvtsi32_si128(p.left_shift)), m2, s2);
+      if (kKind == kBinSqDiff) {
+        const __m256i d = _mm256_sub_epi32(qa, qb);
+        v = mbqm8(_mm256_mullo_epi32(d, d), m3, s3);
+      } else {
+        v = mbqm8(kKind == kBinAdd ? _mm256_add_epi32(qa, qb) : _mm256_sub_epi32(qa, qb), m3, s3);
+      }
+    }
+    v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, zy8), lo8), hi8);
+    const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return _mm_packs_epi16(w16, w16);
+  }
+  const OpParams& p;
+  int32_t zy;
+  __m256i za8, zb8, m1, s1, m2, s2, m3, s3, zy8, lo8, hi8;
+};
+
+inline __m256i load8(const int8_t* x) {
+  return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x)));
+}
+inline void store8(int8_t* y, __m128i v) { _mm_storel_epi64(reinterpret_cast<__m128i*>(y), v); }
+
+// y[i] = op(a[i], b[i]) for i < n, with a or b (kAScalar / kBScalar) one repeated value.
+template <int kKind, bool kAScalar, bool kBScalar>
+inline void bin_run(const BinOp<kKind>& op, const int8_t* a, const int8_t* b, int8_t* y, int64_t n) {
+  const __m256i av = kAScalar ? _mm256_set1_epi32(a[0]) : _mm256_setzero_si256();
+  const __m256i bv = kBScalar ? _mm256_set1_epi32(b[0]) : _mm256_setzero_si256();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    store8(y + i, op.eight(kAScalar ? av : load8(a + i), kBScalar ? bv : load8(b + i)));
+  for (; i < n; ++i) y[i] = op.one(kAScalar ? a[0] : a[i], kBScalar ? b[0] : b[i]);
+}
+
+template <int kKind>
+void binary_int8_avx2(const OpContext& ctx) {
+  const BinOp<kKind> op(ctx);
+  const Tensor& ta = ctx.in(0);
+  const Tensor& tb = ctx.in(1);
+  const Tensor& ty = ctx.out();
+  const int8_t* pa = ta.as<const int8_t>();
+  const int8_t* pb = tb.as<const int8_t>();
+  int8_t* py = ty.as<int8_t>();
+  const int64_t total = ty.elements;
+  const int64_t n = ctx.op.p.i[3];
+  switch (ctx.op.p.i[2]) {
+    case kLayoutSame:
+      bin_run<kKind, false, false>(op, pa, pb, py, total);
+      return;
+    case kLayoutRowB:
+      for (int64_t o = 0; o < total; o += n) bin_run<kKind, false, false>(op, pa + o, pb, py + o, n);
+      return;
+    case kLayoutRowA:
+      for (int64_t o = 0; o < total; o += n) bin_run<kKind, false, false>(op, pa, pb + o, py + o, n);
+      return;
+    case kLayoutColB:
+      for (int64_t o = 0, r = 0; o < total; o += n, ++r)
+        bin_run<kKind, false, true>(op, pa + o, pb + r, py + o, n);
+      return;
+    case kLayoutColA:
+      for (int64_t o = 0, r = 0; o < total; o += n, ++r)
+        bin_run<kKind, true, false>(op, pa + r, pb + o, py + o, n);
+      return;
+    default:
+      broadcast_apply<int8_t, int8_t>(ta, tb, ty, [&](int8_t a, int8_t b) { return op.one(a, b); });
+      return;
+  }
+}
+
+}  // namespace
+
+void add_int8_avx2(const OpContext& ctx) { binary_int8_avx2<kBinAdd>(ctx); }
+void sub_int8_avx2(const OpContext& ctx) { binary_int8_avx2<kBinSub>(ctx); }
+void mul_int8_avx2(const OpContext& ctx) { binary_int8_avx2<kBinMul>(ctx); }
+void squared_difference_int8_avx2(const OpContext& ctx) { binary_int8_avx2<kBinSqDiff>(ctx); }
 
 }  // namespace tinyvit::rt::x86

@@ -11,6 +11,10 @@ void batch_matmul_float_avx2(const OpContext&) {}
 void batch_matmul_int8_avx2(const OpContext&) {}
 void conv2d_float_avx2(const OpContext&) {}
 void conv2d_int8_avx2(const OpContext&) {}
+void add_int8_avx2(const OpContext&) {}
+void sub_int8_avx2(const OpContext&) {}
+void mul_int8_avx2(const OpContext&) {}
+void squared_difference_int8_avx2(const OpContext&) {}
 void requantize8_avx2(const int32_t*, const int32_t*, const int32_t*, int32_t*) {}
 
 }  // namespace tinyvit::rt::x86

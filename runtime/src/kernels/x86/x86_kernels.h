@@ -14,6 +14,11 @@ void batch_matmul_float_avx2(const OpContext& ctx);
 void batch_matmul_int8_avx2(const OpContext& ctx);
 void conv2d_float_avx2(const OpContext& ctx);
 void conv2d_int8_avx2(const OpContext& ctx);
+// int8 ADD / SUB / MUL / SQUARED_DIFFERENCE with elementwise.cpp's prepared parameters.
+void add_int8_avx2(const OpContext& ctx);
+void sub_int8_avx2(const OpContext& ctx);
+void mul_int8_avx2(const OpContext& ctx);
+void squared_difference_int8_avx2(const OpContext& ctx);
 // For tests: out[i] = q::multiply_by_quantized_multiplier(x[i], m[i], shift[i]) for i < 8, by
 // the 8-lane requantization the int8 variants use (m[i] >= 0). Only after available().
 void requantize8_avx2(const int32_t* x, const int32_t* m, const int32_t* shift, int32_t* out);
