@@ -273,7 +273,7 @@ Status load_model(Model& m, const void* data, std::size_t size) {
     // Per-op persistent needs (int8 only): per-channel multipliers and shifts (2 x int32 per
     // output channel) for CONV_2D / FULLY_CONNECTED / BATCH_MATMUL, a 256-entry LUT for the
     // unary ops computed through a table (GELU, TANH, LOGISTIC, RSQRT), the exp tables of
-    // SOFTMAX and the operand tables of ADD / SUB / SQUARED_DIFFERENCE.
+    // SOFTMAX.
     if (y.type == DType::kInt8) {
       const std::size_t ch = static_cast<std::size_t>(y.rank ? y.dims[y.rank - 1] : 1);
       switch (static_cast<tfl::BuiltinOperator>(op.code)) {
@@ -288,11 +288,8 @@ Status load_model(Model& m, const void* data, std::size_t size) {
         case tfl::BuiltinOperator::RSQRT:
           persistent += 256;
           break;
-        case tfl::BuiltinOperator::SOFTMAX:  // exp table and row-sum table, 2 x 256 int32
-        case tfl::BuiltinOperator::ADD:      // rescaled-operand tables, 2 x 256 int32
-        case tfl::BuiltinOperator::SUB:
-        case tfl::BuiltinOperator::SQUARED_DIFFERENCE:
-          persistent += 2 * 256 * sizeof(int32_t);
+        case tfl::BuiltinOperator::SOFTMAX:  // exp table, 256 int32
+          persistent += 256 * sizeof(int32_t);
           break;
         default: break;
       }

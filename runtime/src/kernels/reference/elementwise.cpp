@@ -136,25 +136,19 @@ void choose_layout(OpContext& ctx) {
   }
 }
 
-// ADD/SUB/SQUARED_DIFFERENCE: the rescaled operand MBQM((v - z) << left_shift, m, s) depends on
-// the int8 value alone, so prepare() tabulates it: p.lut[v + 128] for a, p.lut[256 + v + 128]
-// for b (the same MBQM calls, made once per value instead of once per element).
 // p.i[0] = -za, p.i[1] = -zb; multiplier/shift = a, multiplier2/shift2 = b, multiplier3/shift3 = y.
 template <int kSign>
 void eval_addsub_q(const OpContext& ctx) {
   const OpParams& p = ctx.op.p;
   const int32_t zy = ctx.out().zero_point;
-  const int32_t* la = p.lut + 128;
-  const int32_t* lb = p.lut + 256 + 128;
-  const int32_t m3 = p.multiplier3;
-  const int s3 = p.shift3;
-  const int32_t lo = p.act_min, hi = p.act_max;
-  apply_int8(ctx, [=](int8_t a, int8_t b) {
-    const int32_t qa = la[a];
-    const int32_t qb = lb[b];
+  apply_int8(ctx, [&](int8_t a, int8_t b) {
+    const int32_t sa = (a + p.i[0]) * (1 << p.left_shift);
+    const int32_t sb = (b + p.i[1]) * (1 << p.left_shift);
+    const int32_t qa = q::multiply_by_quantized_multiplier(sa, p.multiplier, p.shift);
+    const int32_t qb = q::multiply_by_quantized_multiplier(sb, p.multiplier2, p.shift2);
     const int32_t raw = kSign > 0 ? qa + qb : qa - qb;
-    const int32_t v = q::multiply_by_quantized_multiplier(raw, m3, s3) + zy;
-    return static_cast<int8_t>(q::clamp(v, lo, hi));
+    const int32_t v = q::multiply_by_quantized_multiplier(raw, p.multiplier3, p.shift3) + zy;
+    return static_cast<int8_t>(q::clamp(v, p.act_min, p.act_max));
   });
 }
 
@@ -175,30 +169,15 @@ void eval_mul_q(const OpContext& ctx) {
 void eval_sqdiff_q(const OpContext& ctx) {
   const OpParams& p = ctx.op.p;
   const int32_t zy = ctx.out().zero_point;
-  const int32_t* la = p.lut + 128;
-  const int32_t* lb = p.lut + 256 + 128;
-  const int32_t m3 = p.multiplier3;
-  const int s3 = p.shift3;
-  apply_int8(ctx, [=](int8_t a, int8_t b) {
-    const int32_t d = la[a] - lb[b];
-    const int32_t v = q::multiply_by_quantized_multiplier(d * d, m3, s3) + zy;
+  apply_int8(ctx, [&](int8_t a, int8_t b) {
+    const int32_t sa = (a + p.i[0]) * (1 << p.left_shift);
+    const int32_t sb = (b + p.i[1]) * (1 << p.left_shift);
+    const int32_t qa = q::multiply_by_quantized_multiplier(sa, p.multiplier, p.shift);
+    const int32_t qb = q::multiply_by_quantized_multiplier(sb, p.multiplier2, p.shift2);
+    const int32_t d = qa - qb;
+    const int32_t v = q::multiply_by_quantized_multiplier(d * d, p.multiplier3, p.shift3) + zy;
     return static_cast<int8_t>(q::clamp(v, -128, 127));
   });
-}
-
-// Tabulates the rescaled operands (see eval_addsub_q).
-Status build_operand_tables(OpContext& ctx) {
-  OpParams& p = ctx.op.p;
-  int32_t* lut = static_cast<int32_t*>(persistent_alloc(ctx.m, sizeof(int32_t) * 512));
-  if (!lut) return fail(ctx.m, Status::kOutOfMemory, "no room for the operand tables");
-  for (int32_t v = -128; v <= 127; ++v) {
-    const int32_t sa = (v + p.i[0]) * (1 << p.left_shift);
-    const int32_t sb = (v + p.i[1]) * (1 << p.left_shift);
-    lut[v + 128] = q::multiply_by_quantized_multiplier(sa, p.multiplier, p.shift);
-    lut[256 + v + 128] = q::multiply_by_quantized_multiplier(sb, p.multiplier2, p.shift2);
-  }
-  p.lut = lut;
-  return Status::kOk;
 }
 
 // The AVX2 variant (same parameters, bit-exact) where the kernel set and the CPU allow; its
@@ -276,8 +255,6 @@ Status prepare_binary(OpContext& ctx, Kind kind) {
     q::quantize_multiplier(ma, &p.multiplier, &p.shift);
     q::quantize_multiplier(mb, &p.multiplier2, &p.shift2);
     q::quantize_multiplier(my, &p.multiplier3, &p.shift3);
-    s = build_operand_tables(ctx);
-    if (s != Status::kOk) return s;
     choose_layout(ctx);
     ctx.op.eval = eval_sqdiff_q;
     use_avx2(ctx, x86::squared_difference_int8_avx2);
@@ -293,8 +270,6 @@ Status prepare_binary(OpContext& ctx, Kind kind) {
   q::quantize_multiplier(ma, &p.multiplier, &p.shift);
   q::quantize_multiplier(mb, &p.multiplier2, &p.shift2);
   q::quantize_multiplier(my, &p.multiplier3, &p.shift3);
-  s = build_operand_tables(ctx);
-  if (s != Status::kOk) return s;
   choose_layout(ctx);
   ctx.op.eval = kind == kAdd ? eval_addsub_q<1> : eval_addsub_q<-1>;
   use_avx2(ctx, kind == kAdd ? x86::add_int8_avx2 : x86::sub_int8_avx2);

@@ -54,15 +54,14 @@ inline int32_t rounding_divide_by_pot64(int32_t x, int exponent) {
 }
 
 // p.multiplier = input_multiplier, p.left_shift = input_left_shift, p.i[0] = diff_min;
-// p.lut = 512 int32 precomputed in prepare(): lut[d] = e(-d) for d = max - x in [0, 255]
+// p.lut = 256 int32 precomputed in prepare(): lut[d] = e(-d) for d = max - x in [0, 255]
 // (0 where -d < diff_min: a zero e adds 0 to the sum and gives output -128, exactly what the
-// cut-off does), lut[256 + d] = RoundingDivideByPOT(lut[d], 12) (the row-sum term).
+// cut-off does).
 void eval_int8(const OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   const int D = x.dims[x.rank - 1];
   const int64_t rows = x.elements / D;
   const int32_t* exp_lut = ctx.op.p.lut;
-  const int32_t* sum_lut = exp_lut + 256;
   const int8_t* xp = x.as<const int8_t>();
   int8_t* yp = ctx.out().as<int8_t>();
   for (int64_t r = 0; r < rows; ++r) {
@@ -71,7 +70,7 @@ void eval_int8(const OpContext& ctx) {
     int32_t mx = -128;
     for (int i = 0; i < D; ++i) mx = xr[i] > mx ? xr[i] : mx;
     int32_t sum = 0;  // Q12.19; D <= 4095 (checked in prepare) keeps it below 2^31
-    for (int i = 0; i < D; ++i) sum += sum_lut[mx - xr[i]];
+    for (int i = 0; i < D; ++i) sum += q::rounding_divide_by_pot(exp_lut[mx - xr[i]], 12);
     int bits = 0;
     const int32_t scale = q::get_reciprocal(sum, 12, &bits);
     const int exponent = bits + 31 - 8;
@@ -118,7 +117,7 @@ Status prepare_int8(OpContext& ctx, float beta) {
                         static_cast<double>(int64_t{1} << e);
   p.i[0] = -static_cast<int32_t>(std::floor(radius));
   // The exp of every possible int8 difference, as the gemmlowp reference computes it.
-  int32_t* lut = static_cast<int32_t*>(persistent_alloc(ctx.m, sizeof(int32_t) * 512));
+  int32_t* lut = static_cast<int32_t*>(persistent_alloc(ctx.m, sizeof(int32_t) * 256));
   if (!lut) return fail(ctx.m, Status::kOutOfMemory, "no room for the softmax exp table");
   for (int32_t d = 0; d < 256; ++d) {
     const int32_t diff = -d;
@@ -129,7 +128,6 @@ Status prepare_int8(OpContext& ctx, float beta) {
       e_d = q::exp_on_negative_values_q5(scaled);
     }
     lut[d] = e_d;
-    lut[256 + d] = q::rounding_divide_by_pot(e_d, 12);
   }
   p.lut = lut;
   ctx.op.eval = eval_int8;
