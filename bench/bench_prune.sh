@@ -14,7 +14,7 @@ student=$1
 out=$2
 epochs=${3:-2}
 steps=${4:-0}
-bin=${TINYVIT:-./build-prune/tinyvit}
+bin=${TINYVIT:-./build/tinyvit}
 data=${DATA:-../shared/data/cifar10-train-jpeg.tar.gz}
 common=(--data "$data" --train-limit 5000 --val-limit 1000 --threads 2
         --latency-runs "${LATENCY_RUNS:-50}")

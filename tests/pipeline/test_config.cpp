@@ -28,7 +28,7 @@ TEST(Config, PresetsParse) {
     EXPECT_FALSE(c.student.model.empty());
   }
   auto q = parse_pipeline_config(preset_toml("quick"), "quick");
-  EXPECT_EQ(q.data.train_limit, 5000);
+  EXPECT_EQ(q.data.train_limit, 4000);  // the seed project's 4,000 training images
   EXPECT_EQ(q.student.train.distill.temperature, 4.0);
   EXPECT_THROW(preset_toml("slow"), Error);
   auto sm = parse_pipeline_config(preset_toml("smoke"), "smoke");
