@@ -11,7 +11,10 @@
 # MODEL:TOL (float32 outputs) allows a relative difference TOL instead of equal bytes: float
 # ops with exp/erf/tanh call newlib's expf/erff/tanhf on the device and glibc's on the host,
 # which differ by an ulp on some arguments (models without them are bit-exact in float too).
-# Env: NSAMPLES (default 3). Fails (never skips) when a tool is missing:
+# Env: NSAMPLES (default 3); INPUTS=FILE takes the inputs from FILE (concatenated raw inputs)
+# instead of the golden NAME.in.bin (for a model without golden inputs; one model per run);
+# FW_HEAP_BYTES overrides the firmware's pool for load()'s tables (default 64 KB); JOBS the
+# build's parallelism (default 2). Fails (never skips) when a tool is missing:
 # scripts/install-deps.sh --test installs gcc-arm-none-eabi, libnewlib-arm-none-eabi,
 # libstdc++-arm-none-eabi-newlib and qemu-system-arm.
 set -euo pipefail
@@ -38,7 +41,7 @@ for arg in "$@"; do
   [ "$arg" = "$model" ] || tol="${arg#*:}"
   model="$(cd "$(dirname "$model")" && pwd)/$(basename "$model")"
   name="$(basename "$model" .tflite)"
-  golden="${model%.tflite}.in.bin"
+  golden="${INPUTS:-${model%.tflite}.in.bin}"
   rm -rf "$work" && mkdir -p "$work"
   info=$("$host" "$model" --runs 1 --reference)
   in_bytes=$(echo "$info" | sed -n 's/^input .*: \([0-9]*\) bytes$/\1/p')
@@ -58,8 +61,9 @@ for arg in "$@"; do
   toolchain=()
   [ -f "$build/CMakeCache.txt" ] || toolchain=(-G Ninja -DCMAKE_TOOLCHAIN_FILE="$fwsrc/cmake/arm-none-eabi-m33.cmake")
   cmake -S "$fwsrc" -B "$build" "${toolchain[@]}" \
-    -DFW_MODEL="$model" -DFW_INPUTS="$inputs" -DFW_ARENA_BYTES=$(( (arena + 15) / 16 * 16 )) >/dev/null
-  cmake --build "$build" -j2 > "$build/build.log" 2>&1 || { cat "$build/build.log" >&2; exit 1; }
+    -DFW_MODEL="$model" -DFW_INPUTS="$inputs" -DFW_ARENA_BYTES=$(( (arena + 15) / 16 * 16 )) \
+    ${FW_HEAP_BYTES:+-DFW_HEAP_BYTES="$FW_HEAP_BYTES"} >/dev/null
+  cmake --build "$build" -j"${JOBS:-2}" > "$build/build.log" 2>&1 || { cat "$build/build.log" >&2; exit 1; }
   t1=$(date +%s)
   set +e
   timeout 120 qemu-system-arm -M mps2-an505 -nographic -semihosting-config enable=on,target=native \
