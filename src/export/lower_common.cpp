@@ -208,6 +208,11 @@ int Emitter::unary(tfl::BuiltinOperator op, int x, const std::string& name) {
 
 int Emitter::rsqrt(int x, const std::string& name) { return unary(Op::RSQRT, x, name); }
 int Emitter::tanh(int x, const std::string& name) { return unary(Op::TANH, x, name); }
+int Emitter::l2_normalization(int x, const std::string& name) {
+  const int y = activation(name, shape(x));
+  g_.add_op(Op::L2_NORMALIZATION, {x}, {y}, options(tfl::L2NormOptionsT{}));
+  return y;
+}
 
 int Emitter::mean(int x, const std::vector<int>& axes, bool keep_dims, const std::string& name) {
   const auto& xs = shape(x);

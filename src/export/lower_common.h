@@ -63,6 +63,7 @@ class Emitter {
   int squared_difference(int a, int b, const std::string& name);
   int rsqrt(int x, const std::string& name);
   int tanh(int x, const std::string& name);
+  int l2_normalization(int x, const std::string& name);  // x / max(||x||_2, 1e-6), last axis
   int mean(int x, const std::vector<int>& axes, bool keep_dims, const std::string& name);
   int softmax(int x, const std::string& name);  // over the last axis, beta = 1
   // Exact (erf) GELU as the builtin, or (tflm) the tanh approximation from MUL/ADD/TANH:

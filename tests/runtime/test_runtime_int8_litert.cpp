@@ -13,6 +13,7 @@
 // must match exactly.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -291,6 +292,34 @@ Int8Case rsqrt_case(float sx, float sy) {
   return {"rsqrt", m.finish(), as_bytes(in)};
 }
 
+// L2_NORMALIZATION over D = 128 (the int8 ViT's LayerNorm core), output fixed at 1/128, 0.
+// Rows of every magnitude: full range, a few steps around the zero point (the low-variance
+// tokens an int8 RSQRT handled badly), all at the zero point (sum 0), and v = (3, 4, 0, ...)
+// whose result is known by hand: 128 * 3/5 = 76.8 -> 77, 128 * 4/5 = 102.4 -> 102.
+constexpr int kL2Zero = -3;
+Int8Case l2norm_case() {
+  std::mt19937 rng(12);
+  const int D = 128, rows = 6;
+  TinyModel m;
+  const int x = m.i8("x", {1, rows, D}, 0.05f, kL2Zero);
+  const int y = m.i8("y", {1, rows, D}, 1.f / 128.f, 0);
+  m.op(B::L2_NORMALIZATION, {x}, {y}, opts(tfl::L2NormOptionsT{}), 2);
+  m.io({x}, {y});
+  std::vector<int8_t> in;
+  for (int s = 0; s < 16; ++s) {
+    for (int r = 0; r < rows; ++r) {
+      const int spread = r == 0 ? 127 : r == 1 ? 40 : r == 2 ? 3 : r == 3 ? 1 : 0;
+      for (int k = 0; k < D; ++k) {
+        int v = kL2Zero;
+        if (r == 5) v = kL2Zero + (k == 0 ? 3 : k == 1 ? 4 : 0);
+        else if (spread > 0) v = kL2Zero + std::uniform_int_distribution<int>(-spread, spread)(rng);
+        in.push_back(static_cast<int8_t>(std::clamp(v, -128, 127)));
+      }
+    }
+  }
+  return {"l2_normalization", m.finish(), as_bytes(in)};
+}
+
 int count_equal(const std::vector<uint8_t>& a, const std::vector<int8_t>& b) {
   int n = 0;
   for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) n += int8_t(a[i]) == b[i];
@@ -401,6 +430,23 @@ TEST(RuntimeInt8VsLiteRt, Rsqrt) {
   if (disagree > 0) {
     EXPECT_LT(count_equal(lr, flt), static_cast<int>(lr.size()));
   }
+}
+
+// LiteRT's XNNPACK delegate does not take int8 L2_NORMALIZATION, so LiteRT.js runs TFLite's
+// builtin integer kernel, the arithmetic ours implements: the outputs must be identical.
+TEST(RuntimeInt8VsLiteRt, L2NormalizationIsExact) {
+  Int8Case c = l2norm_case();
+  c.max_steps = 0;
+  c.max_share = 0.0;
+  std::vector<uint8_t> lr;
+  check_int8(c, &lr);
+  const int D = 128;
+  const auto ours = run_runtime(c.model, c.inputs.data(), c.inputs.size());
+  const std::size_t row5 = 5 * D;  // v = (3, 4, 0, ...)
+  EXPECT_EQ(int8_t(ours[row5]), 77);
+  EXPECT_EQ(int8_t(ours[row5 + 1]), 102);
+  EXPECT_EQ(int8_t(ours[row5 + 2]), 0);
+  for (int k = 0; k < D; ++k) EXPECT_EQ(int8_t(ours[4 * D + k]), 0) << "all-zero row, k " << k;
 }
 
 TEST(RuntimeInt8VsLiteRt, DataMovementIsExact) { check_int8(movement_case()); }

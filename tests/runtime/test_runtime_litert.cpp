@@ -128,6 +128,7 @@ TEST(RuntimeVsLiteRt, FloatOps) {
       {"gelu", {1, 5, 16}, [&](Emitter& e, int x) { return e.gelu(x, "g", false); }},
       {"gelu_tanh_tflm", {1, 5, 16}, [&](Emitter& e, int x) { return e.gelu(x, "g", true); }},
       {"tanh", {1, 5, 16}, [&](Emitter& e, int x) { return e.tanh(x, "t"); }},
+      {"l2_normalization", {1, 5, 16}, [&](Emitter& e, int x) { return e.l2_normalization(x, "l2"); }},
       {"rsqrt", {1, 5, 16}, [&](Emitter& e, int x) { return e.rsqrt(x, "r"); }, true},
       {"layer_norm", {1, 5, 16}, [&](Emitter& e, int x) { return e.layer_norm(x, gamma, beta, 1e-6, "ln"); }},
       {"add_bcast", {1, 5, 16}, [&](Emitter& e, int x) { return e.add(x, e.constant("c", W({16})), "a"); }},

@@ -42,6 +42,7 @@ Status prepare_tanh(OpContext& ctx);
 Status prepare_logistic(OpContext& ctx);
 Status prepare_gelu(OpContext& ctx);
 Status prepare_mean(OpContext& ctx);
+Status prepare_l2_normalization(OpContext& ctx);
 Status prepare_softmax(OpContext& ctx);
 Status prepare_reshape(OpContext& ctx);
 Status prepare_transpose(OpContext& ctx);

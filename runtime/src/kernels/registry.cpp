@@ -24,6 +24,7 @@ const KernelRegistration kKernels[] = {
     {static_cast<int>(B::LOGISTIC), "LOGISTIC", prepare_logistic, 3},
     {static_cast<int>(B::GELU), "GELU", prepare_gelu, 2},
     {static_cast<int>(B::MEAN), "MEAN", prepare_mean, 3},
+    {static_cast<int>(B::L2_NORMALIZATION), "L2_NORMALIZATION", prepare_l2_normalization, 2},
     {static_cast<int>(B::SOFTMAX), "SOFTMAX", prepare_softmax, 3},
     {static_cast<int>(B::RESHAPE), "RESHAPE", prepare_reshape, 2},
     {static_cast<int>(B::TRANSPOSE), "TRANSPOSE", prepare_transpose, 6},
