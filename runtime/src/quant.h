@@ -41,6 +41,24 @@ inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, i
   return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right);
 }
 
+// a + b with two's-complement wrap-around (what TFLite's int32 accumulator + bias does on real
+// hardware), without the undefined behaviour of signed overflow: a hostile file's bias may be
+// anywhere in int32.
+inline int32_t wrapping_add(int32_t a, int32_t b) {
+  return static_cast<int32_t>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b));
+}
+
+// v + zero point, saturated to int32 (a requantized value of a hostile file can sit at the int32
+// limits; in-range values are unchanged, and the caller clamps to int8 anyway).
+inline int32_t add_zp(int32_t v, int32_t zp) {
+  const int64_t s = static_cast<int64_t>(v) + zp;
+  return s > INT32_MAX ? INT32_MAX : (s < INT32_MIN ? INT32_MIN : static_cast<int32_t>(s));
+}
+
+// Longest int8 dot product whose int32 accumulator cannot overflow: |x - zx| <= 255,
+// |w - zw| <= 255 for a hostile file -> 33,000 * 255^2 < 2^31.
+constexpr int32_t kMaxInt8Reduction = 33000;
+
 inline int32_t clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 // ---- gemmlowp fixed point (what TFLite's int8 SOFTMAX and RSQRT are built on) ----------------

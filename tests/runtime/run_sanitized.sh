@@ -4,7 +4,8 @@
 #      -fsanitize=address,undefined -fno-sanitize-recover=undefined (+ fuzzer coverage);
 #   2. test_runtime_core under the sanitizers (malformed files, corruption, planner, kernels,
 #      golden models);
-#   3. fuzz_loader (libFuzzer) for FUZZ_SECONDS (default 20), seeded with the golden models.
+#   3. fuzz_loader on every input it once crashed on (tests/runtime/fuzz_regressions/), then
+#      for FUZZ_SECONDS (default 20), seeded with the golden models.
 # Usage: run_sanitized.sh BUILD_DIR [FUZZ_SECONDS]. Exit status != 0 on any finding.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,6 +21,7 @@ cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build "$build" --target test_runtime_core fuzz_loader -j2 >/dev/null
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 "$build/tests_standalone/test_runtime_core" --gtest_brief=1
+"$build/fuzz_loader" "$here"/fuzz_regressions/* 2>&1 | tail -n 3
 corpus="$build/corpus"
 mkdir -p "$corpus"
 cp "$here"/golden/*.tflite "$corpus"/ 2>/dev/null || true

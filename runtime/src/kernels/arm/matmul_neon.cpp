@@ -160,9 +160,9 @@ void fully_connected_int8_neon(const OpContext& ctx) {
   const int8_t* wp = w.as<const int8_t>();
   int8_t* yp = y.as<int8_t>();
   auto finish = [&](int32_t acc, int u) {
-    if (b) acc += b[u];
+    if (b) acc = q::wrapping_add(acc, b[u]);
     acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[u], p.channel_shifts[u]);
-    return static_cast<int8_t>(q::clamp(acc + y.zero_point, p.act_min, p.act_max));
+    return static_cast<int8_t>(q::clamp(q::add_zp(acc, y.zero_point), p.act_min, p.act_max));
   };
   for (int64_t r = 0; r < R; ++r) {
     const int8_t* xr = xp + r * K;
@@ -237,7 +237,7 @@ void batch_matmul_int8_neon(const OpContext& ctx) {
   const int16x8_t bo = vdupq_n_s16(static_cast<int16_t>(b_off));
   const int64_t msa = static_cast<int64_t>(g.M) * g.K, msb = static_cast<int64_t>(g.K) * g.N;
   auto finish = [&](int32_t acc) {
-    acc = q::multiply_by_quantized_multiplier(acc, p.multiplier, p.shift) + Y.zero_point;
+    acc = q::add_zp(q::multiply_by_quantized_multiplier(acc, p.multiplier, p.shift), Y.zero_point);
     return static_cast<int8_t>(q::clamp(acc, -128, 127));
   };
   for (int64_t i = 0; i < g.batches; ++i) {
@@ -357,9 +357,9 @@ void conv2d_int8_neon(const OpContext& ctx) {
               acc += dot_q(xp + ((static_cast<int64_t>(n) * H + iy) * W + ix) * Ci, wr + kx * Ci, Ci, off);
             }
           }
-          if (b) acc += b[co];
+          if (b) acc = q::wrapping_add(acc, b[co]);
           acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[co], p.channel_shifts[co]);
-          yr[co] = static_cast<int8_t>(q::clamp(acc + y.zero_point, p.act_min, p.act_max));
+          yr[co] = static_cast<int8_t>(q::clamp(q::add_zp(acc, y.zero_point), p.act_min, p.act_max));
         }
       }
 }

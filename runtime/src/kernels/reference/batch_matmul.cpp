@@ -66,7 +66,7 @@ void eval_int8(const OpContext& ctx) {
         int32_t acc = 0;
         for (int k = 0; k < g.K; ++k)
           acc += (at(a, m, k, g.M, g.K, g.adj_x) + a_off) * (at(b, k, n, g.K, g.N, g.adj_y) + b_off);
-        acc = q::multiply_by_quantized_multiplier(acc, p.multiplier, p.shift) + Y.zero_point;
+        acc = q::add_zp(q::multiply_by_quantized_multiplier(acc, p.multiplier, p.shift), Y.zero_point);
         y[static_cast<int64_t>(m) * g.N + n] = static_cast<int8_t>(q::clamp(acc, -128, 127));
       }
   }
@@ -139,6 +139,8 @@ Status prepare_batch_matmul(OpContext& ctx) {
     return Status::kOk;
   }
   if (a.type == DType::kInt8 && b.type == DType::kInt8 && y.type == DType::kInt8) {
+    if (K > q::kMaxInt8Reduction)
+      return fail(ctx.m, Status::kUnsupported, "int8 reduction length %d overflows int32", K);
     s = expect_per_tensor(ctx, a, "lhs");
     if (s == Status::kOk) s = expect_per_tensor(ctx, b, "rhs");
     if (s == Status::kOk) s = expect_per_tensor(ctx, y, "output");

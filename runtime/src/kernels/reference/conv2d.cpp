@@ -75,9 +75,9 @@ void eval_int8(const OpContext& ctx) {
               for (int ci = 0; ci < Ci; ++ci) acc += static_cast<int32_t>(wr[ci]) * (xr[ci] + in_offset);
             }
           }
-          if (b) acc += b[co];
+          if (b) acc = q::wrapping_add(acc, b[co]);
           acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[co], p.channel_shifts[co]);
-          acc += y.zero_point;
+          acc = q::add_zp(acc, y.zero_point);
           yp[((static_cast<int64_t>(n) * OH + oy) * OW + ox) * Co + co] =
               static_cast<int8_t>(q::clamp(acc, p.act_min, p.act_max));
         }
@@ -142,6 +142,9 @@ Status prepare_conv2d(OpContext& ctx) {
     return Status::kOk;
   }
   if (x.type == DType::kInt8 && y.type == DType::kInt8) {
+    if (static_cast<int64_t>(KH) * KW * Ci > q::kMaxInt8Reduction)
+      return fail(ctx.m, Status::kUnsupported, "int8 reduction length %lld overflows int32",
+                  static_cast<long long>(KH) * KW * Ci);
     s = prepare_int8_weights(ctx, x, w, bias, Co, 0);
     if (s != Status::kOk) return s;
     ctx.op.eval = fast ? x86::conv2d_int8_avx2 : eval_int8;

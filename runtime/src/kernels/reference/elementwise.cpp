@@ -147,7 +147,7 @@ void eval_addsub_q(const OpContext& ctx) {
     const int32_t qa = q::multiply_by_quantized_multiplier(sa, p.multiplier, p.shift);
     const int32_t qb = q::multiply_by_quantized_multiplier(sb, p.multiplier2, p.shift2);
     const int32_t raw = kSign > 0 ? qa + qb : qa - qb;
-    const int32_t v = q::multiply_by_quantized_multiplier(raw, p.multiplier3, p.shift3) + zy;
+    const int32_t v = q::add_zp(q::multiply_by_quantized_multiplier(raw, p.multiplier3, p.shift3), zy);
     return static_cast<int8_t>(q::clamp(v, p.act_min, p.act_max));
   });
 }
@@ -161,7 +161,7 @@ void eval_mul_q(const OpContext& ctx) {
   const int32_t lo = p.act_min, hi = p.act_max;
   apply_int8(ctx, [=](int8_t a, int8_t b) {
     const int32_t prod = (a + za) * (b + zb);
-    const int32_t v = q::multiply_by_quantized_multiplier(prod, m, s) + zy;
+    const int32_t v = q::add_zp(q::multiply_by_quantized_multiplier(prod, m, s), zy);
     return static_cast<int8_t>(q::clamp(v, lo, hi));
   });
 }
@@ -175,7 +175,7 @@ void eval_sqdiff_q(const OpContext& ctx) {
     const int32_t qa = q::multiply_by_quantized_multiplier(sa, p.multiplier, p.shift);
     const int32_t qb = q::multiply_by_quantized_multiplier(sb, p.multiplier2, p.shift2);
     const int32_t d = qa - qb;
-    const int32_t v = q::multiply_by_quantized_multiplier(d * d, p.multiplier3, p.shift3) + zy;
+    const int32_t v = q::add_zp(q::multiply_by_quantized_multiplier(d * d, p.multiplier3, p.shift3), zy);
     return static_cast<int8_t>(q::clamp(v, -128, 127));
   });
 }

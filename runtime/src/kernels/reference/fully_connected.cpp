@@ -50,9 +50,9 @@ void eval_int8(const OpContext& ctx) {
       const int8_t* xr = xp + r * K;
       const int8_t* wr = wp + static_cast<int64_t>(u) * K;
       for (int k = 0; k < K; ++k) acc += static_cast<int32_t>(wr[k]) * (xr[k] + in_offset);
-      if (b) acc += b[u];
+      if (b) acc = q::wrapping_add(acc, b[u]);
       acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[u], p.channel_shifts[u]);
-      acc += y.zero_point;
+      acc = q::add_zp(acc, y.zero_point);
       yp[r * U + u] = static_cast<int8_t>(q::clamp(acc, p.act_min, p.act_max));
     }
 }
@@ -100,6 +100,8 @@ Status prepare_fully_connected(OpContext& ctx) {
     return Status::kOk;
   }
   if (x.type == DType::kInt8 && y.type == DType::kInt8) {
+    if (K > q::kMaxInt8Reduction)
+      return fail(ctx.m, Status::kUnsupported, "int8 reduction length %d overflows int32", K);
     s = prepare_int8_weights(ctx, x, w, bias, U, 0);
     if (s != Status::kOk) return s;
     ctx.op.eval = fast ? x86::fully_connected_int8_avx2 : eval_int8;

@@ -80,7 +80,7 @@ void eval_int8(const OpContext& ctx) {
     acc -= zx * num;
     acc = q::multiply_by_quantized_multiplier(acc, p.multiplier, p.shift);
     acc = acc > 0 ? (acc + num / 2) / num : (acc - num / 2) / num;
-    yp[o] = static_cast<int8_t>(q::clamp(acc + zy, -128, 127));
+    yp[o] = static_cast<int8_t>(q::clamp(q::add_zp(acc, zy), -128, 127));
   };
   if (p.i[7]) {
     // The reduced elements of each output are one contiguous block of `num` (the reduced axes

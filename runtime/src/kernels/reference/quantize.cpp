@@ -21,8 +21,8 @@ void eval_requantize(const OpContext& ctx) {
   const int8_t* xp = x.as<const int8_t>();
   int8_t* yp = y.as<int8_t>();
   for (int64_t i = 0; i < x.elements; ++i) {
-    const int32_t v = q::multiply_by_quantized_multiplier(xp[i] - x.zero_point, ctx.op.p.multiplier,
-                                                          ctx.op.p.shift) + y.zero_point;
+    const int32_t v = q::add_zp(q::multiply_by_quantized_multiplier(xp[i] - x.zero_point, ctx.op.p.multiplier,
+                                                          ctx.op.p.shift), y.zero_point);
     yp[i] = static_cast<int8_t>(q::clamp(v, -128, 127));
   }
 }

@@ -95,7 +95,7 @@ int8_t rsqrt_int8(int32_t v, int32_t out_multiplier, int out_shift, int32_t zy) 
   int e = 0;
   q::inv_sqrt_quantized_multiplier_exp(v, &m, &e);
   const int32_t t = q::multiply_by_quantized_multiplier(1, m, e + kShift);
-  const int32_t y = q::multiply_by_quantized_multiplier(t, out_multiplier, out_shift - kShift) + zy;
+  const int32_t y = q::add_zp(q::multiply_by_quantized_multiplier(t, out_multiplier, out_shift - kShift), zy);
   return static_cast<int8_t>(q::clamp(y, -128, 127));
 }
 

@@ -228,9 +228,9 @@ void fully_connected_int8_avx2(const OpContext& ctx) {
   const int8_t* wp = w.as<const int8_t>();
   int8_t* yp = y.as<int8_t>();
   auto finish = [&](int32_t acc, int u) {
-    if (b) acc += b[u];
+    if (b) acc = q::wrapping_add(acc, b[u]);
     acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[u], p.channel_shifts[u]);
-    return static_cast<int8_t>(q::clamp(acc + y.zero_point, p.act_min, p.act_max));
+    return static_cast<int8_t>(q::clamp(q::add_zp(acc, y.zero_point), p.act_min, p.act_max));
   };
   // 8 units at a time: bias, requantization (mbqm8), zero point and clamp on 8 lanes.
   const __m256i zp8 = _mm256_set1_epi32(y.zero_point);
@@ -350,7 +350,7 @@ void batch_matmul_int8_avx2(const OpContext& ctx) {
   const __m256i bo16 = _mm256_set1_epi16(static_cast<int16_t>(b_off));
   const int64_t msa = static_cast<int64_t>(g.M) * g.K, msb = static_cast<int64_t>(g.K) * g.N;
   auto finish = [&](int32_t acc) {
-    acc = q::multiply_by_quantized_multiplier(acc, p.multiplier, p.shift) + Y.zero_point;
+    acc = q::add_zp(q::multiply_by_quantized_multiplier(acc, p.multiplier, p.shift), Y.zero_point);
     return static_cast<int8_t>(q::clamp(acc, -128, 127));
   };
   const __m256i m8 = _mm256_set1_epi32(p.multiplier), s8 = _mm256_set1_epi32(p.shift);
@@ -489,9 +489,9 @@ void conv2d_int8_avx2(const OpContext& ctx) {
               acc += dot_q(xp + ((static_cast<int64_t>(n) * H + iy) * W + ix) * Ci, wr + kx * Ci, Ci, off);
             }
           }
-          if (b) acc += b[co];
+          if (b) acc = q::wrapping_add(acc, b[co]);
           acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[co], p.channel_shifts[co]);
-          yr[co] = static_cast<int8_t>(q::clamp(acc + y.zero_point, p.act_min, p.act_max));
+          yr[co] = static_cast<int8_t>(q::clamp(q::add_zp(acc, y.zero_point), p.act_min, p.act_max));
         }
       }
 }
@@ -523,17 +523,17 @@ struct BinOp {
   int8_t one(int8_t a, int8_t b) const {
     int32_t v;
     if (kKind == kBinMul) {
-      v = q::multiply_by_quantized_multiplier((a + p.i[0]) * (b + p.i[1]), p.multiplier, p.shift) + zy;
+      v = q::add_zp(q::multiply_by_quantized_multiplier((a + p.i[0]) * (b + p.i[1]), p.multiplier, p.shift), zy);
       return static_cast<int8_t>(q::clamp(v, p.act_min, p.act_max));
     }
     const int32_t qa = q::multiply_by_quantized_multiplier((a + p.i[0]) * (1 << p.left_shift), p.multiplier, p.shift);
     const int32_t qb = q::multiply_by_quantized_multiplier((b + p.i[1]) * (1 << p.left_shift), p.multiplier2, p.shift2);
     if (kKind == kBinSqDiff) {
-      v = q::multiply_by_quantized_multiplier((qa - qb) * (qa - qb), p.multiplier3, p.shift3) + zy;
+      v = q::add_zp(q::multiply_by_quantized_multiplier((qa - qb) * (qa - qb), p.multiplier3, p.shift3), zy);
       return static_cast<int8_t>(q::clamp(v, -128, 127));
     }
     const int32_t raw = kKind == kBinAdd ? qa + qb : qa - qb;
-    v = q::multiply_by_quantized_multiplier(raw, p.multiplier3, p.shift3) + zy;
+    v = q::add_zp(q::multiply_by_quantized_multiplier(raw, p.multiplier3, p.shift3), zy);
     return static_cast<int8_t>(q::clamp(v, p.act_min, p.act_max));
   }
   // 8 lanes of int8 values (sign-extended to int32) -> 8 int8 results in the low 8 bytes.
