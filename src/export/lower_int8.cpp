@@ -292,6 +292,18 @@ int QEmitter::softmax(int x, const std::string& name) {
   return y;
 }
 
+int QEmitter::l2_normalization(int x, const std::string& name) {
+  param(x);
+  const QuantParam fixed = l2norm_output_param();
+  auto it = table_.find(name);
+  if (it != table_.end() && it->second != fixed)
+    throw Error("export int8: " + name + ": L2_NORMALIZATION output must be 1/128, 0, the table "
+                "says " + param_str(it->second));
+  const int y = act(name, shape(x), fixed);
+  g_.add_op(Op::L2_NORMALIZATION, {x}, {y}, options(tfl::L2NormOptionsT{}));
+  return y;
+}
+
 int QEmitter::reshape(int x, std::vector<int32_t> os, const std::string& name) {
   if (num_elements(os) != num_elements(shape(x)))
     throw Error("export int8: " + name + ": cannot reshape " + shape_str(shape(x)) + " to " +

@@ -56,6 +56,8 @@ class QEmitter {
   int rsqrt(int x, const std::string& name);  // input parameters must give reals >= 0
   int gelu(int x, const std::string& name);   // exact (erf) GELU builtin
   int softmax(int x, const std::string& name);  // output fixed at 1/256, -128
+  // x / ||x||_2 over the last axis; output fixed at 1/128, 0 (TFLite refuses anything else)
+  int l2_normalization(int x, const std::string& name);
 
   // Parameter pass-through ops.
   int reshape(int x, std::vector<int32_t> shape, const std::string& name);

@@ -1,8 +1,10 @@
 // ViT -> full-integer int8 TFLite ops. Same graph as lower_vit.cpp with these differences:
-//   * LayerNorm's gamma/beta are folded into the next linear layer (fold_vit_int8), so a
-//     LayerNorm is 6 int8 ops: mu = MEAN(x); var = MEAN(SQUARED_DIFFERENCE(x, mu));
-//     r = RSQRT(var); z = SUB(x, mu) * r. eps is dropped: int8 var cannot hold 1e-6, and
-//     TFLite's int8 RSQRT maps var = 0 to the largest output.
+//   * LayerNorm is 3 int8 ops: mu = MEAN(x); d = SUB(x, mu); u = L2_NORMALIZATION(d), so
+//     u = d / ||d|| = z / sqrt(D) with z the normalized value (eps dropped). The row's sum of
+//     squares and its inverse square root stay in int32 inside L2_NORMALIZATION (TFLite's
+//     integer kernel), where an int8 variance + RSQRT lost most of the precision of
+//     low-variance tokens. u is fixed at 1/128, 0; gamma * sqrt(D) and beta are folded into
+//     the next linear layer (fold_vit_int8).
 //   * the patch-embedding output is quantized with the parameters of the token CONCATENATION
 //     (shared parameters are a TFLite rule), and the cls token constant with them too.
 // Shapes are TFLite's; T tokens, D embed dim, H_i heads of width hd, M_i MLP width.
@@ -35,10 +37,12 @@ ParamMap fold_vit_int8(const models::VitConfig& c, const ParamMap& P,
   F["cls_token"] = prefix;
   F["pos_embed"] = param(P, "pos_embed", {1, T, D});
 
-  // Linear after a LayerNorm: W (n * g + beta) + b = (W diag(g)) n + (W beta + b)
-  auto fold = [](const torch::Tensor& W, const torch::Tensor& bias, const torch::Tensor& g,
-                 const torch::Tensor& beta) {
-    return std::make_pair(W * g.view({1, -1}), bias + torch::mv(W, beta));
+  // Linear after a LayerNorm whose int8 output is u = z / sqrt(D) (L2_NORMALIZATION):
+  //   W (z * g + beta) + b = (W diag(g sqrt(D))) u + (W beta + b)
+  const float sqrt_d = static_cast<float>(std::sqrt(static_cast<double>(D)));
+  auto fold = [sqrt_d](const torch::Tensor& W, const torch::Tensor& bias, const torch::Tensor& g,
+                       const torch::Tensor& beta) {
+    return std::make_pair(W * (g * sqrt_d).view({1, -1}), bias + torch::mv(W, beta));
   };
   const float qscale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
   for (int i = 0; i < c.depth; ++i) {
@@ -85,27 +89,28 @@ ParamMap fold_vit_int8(const models::VitConfig& c, const ParamMap& P,
 
 namespace {
 
-// z = (x - mean(x)) * rsqrt(mean((x - mean(x))^2)) over the last axis; 6 int8 ops.
+// u = (x - mean(x)) / ||x - mean(x)||_2 = z / sqrt(D) over the last axis (1/128, 0); 3 int8 ops.
 int layer_norm_core(QEmitter& e, int x, const std::string& name,
                     const std::set<std::string>& float_layers, double eps) {
   if (float_layers.count(name)) {
-    // float island: z = (x - mu) * rsqrt(var + eps), then back to int8
+    // float island: u = (x - mu) * rsqrt(var + eps) / sqrt(D), then back to int8
     Emitter f(e.graph());
+    const int D = e.shape(x).back();
     const int xf = e.dequantize(x, name + ".float_in");
     const int mu = f.mean(xf, {-1}, true, name + ".mean");
     const int var = f.mean(f.squared_difference(xf, mu, name + ".sqdiff"), {-1}, true,
                            name + ".var");
     const int r = f.rsqrt(f.add(var, f.scalar(name + ".eps", static_cast<float>(eps)),
                                 name + ".var_eps"), name + ".rstd");
-    const int z = f.mul(f.sub(xf, mu, name + ".centered"), r, name + ".float_out");
-    return e.quantize(z, name, tfl::TensorType::INT8, e.table(name));
+    const int rd = f.mul(r, f.scalar(name + ".inv_sqrt_d",
+                                     static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)))),
+                         name + ".rstd_d");
+    const int u = f.mul(f.sub(xf, mu, name + ".centered"), rd, name + ".float_out");
+    return e.quantize(u, name, tfl::TensorType::INT8, l2norm_output_param());
   }
   const int mu = e.mean(x, {-1}, true, name + ".mean");
-  const int sq = e.squared_difference(x, mu, name + ".sqdiff");
-  const int var = e.mean(sq, {-1}, true, name + ".var");
-  const int r = e.rsqrt(var, name + ".rstd");
   const int d = e.sub(x, mu, name + ".centered");
-  return e.mul(d, r, name);
+  return e.l2_normalization(d, name);
 }
 
 }  // namespace

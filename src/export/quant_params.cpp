@@ -13,6 +13,7 @@ bool operator==(const QuantParam& a, const QuantParam& b) {
 }
 
 QuantParam softmax_output_param() { return {1.f / 256.f, -128}; }
+QuantParam l2norm_output_param() { return {1.f / 128.f, 0}; }
 QuantParam pixel_param() { return {1.f / 255.f, -128}; }
 
 QuantParam int8_params(double lo, double hi) {

@@ -33,6 +33,8 @@ using QuantTable = std::map<std::string, QuantParam>;
 
 // The fixed parameters of an int8 SOFTMAX output (TFLite requires them): 1/256, -128.
 QuantParam softmax_output_param();
+// The fixed parameters of an int8 L2_NORMALIZATION output (TFLite requires them): 1/128, 0.
+QuantParam l2norm_output_param();
 // Pixels of an 8-bit image as int8: real = (q + 128) / 255, i.e. q = pixel - 128.
 QuantParam pixel_param();
 

@@ -88,21 +88,23 @@ class VitSim : public QuantSim {
     layers_.push_back("logits");
   }
 
-  // z = (x - mu) * rsqrt(var), as the int8 graph (no eps in kQuant; var = 0 saturates).
+  // u = (x - mu) / ||x - mu||_2 = z / sqrt(D), as the int8 graph (MEAN, SUB,
+  // L2_NORMALIZATION with its output fixed at 1/128, 0); the next linear layer's folded weights
+  // hold sqrt(D). kFloat keeps eps (the model itself); kQuant drops it like the graph.
   torch::Tensor ln(const torch::Tensor& x, const std::string& name) {
+    const double inv_sqrt_d = 1.0 / std::sqrt(static_cast<double>(x.size(-1)));
+    const auto fixed = exporter::l2norm_output_param();
+    auto normalize = [&](const torch::Tensor& d) {
+      return d * torch::rsqrt(d.pow(2).mean(-1, true) + config_.vit.ln_eps) * inv_sqrt_d;
+    };
     if (float_layers.count(name)) {
-      auto mu = x.mean(-1, true);
-      auto z = (x - mu) * torch::rsqrt((x - mu).pow(2).mean(-1, true) + config_.vit.ln_eps);
-      return qp(name, z);
+      return qfixed(name, normalize(x - x.mean(-1, true)), fixed);
     }
     auto mu = qp(name + ".mean", x.mean(-1, true));
-    auto sq = qp(name + ".sqdiff", (x - mu).pow(2));
-    auto var = qp(name + ".var", sq.mean(-1, true));
-    auto r = mode == SimMode::kQuant ? torch::rsqrt(torch::clamp_min(var, 1e-30))
-                                     : torch::rsqrt(var + config_.vit.ln_eps);
-    r = qp(name + ".rstd", r);
     auto d = qp(name + ".centered", x - mu);
-    return qp(name, d * r);
+    auto u = quant_on(name) ? d * torch::rsqrt(torch::clamp_min(d.pow(2).sum(-1, true), 1e-30))
+                            : normalize(d);
+    return qfixed(name, u, fixed);
   }
 
   torch::Tensor forward(const torch::Tensor& pixels) override {

@@ -72,8 +72,12 @@ exporter::QuantTable make_table(const QuantSim& sim, const RangeObserver& obs,
     t[name] = exporter::int8_params(lo, hi);
   }
   if (sim.config().family == "vit") {
-    for (int i = 0; i < sim.config().vit.depth; ++i)
-      t["blocks." + std::to_string(i) + ".attn.softmax"] = exporter::softmax_output_param();
+    for (int i = 0; i < sim.config().vit.depth; ++i) {
+      const std::string b = "blocks." + std::to_string(i);
+      t[b + ".attn.softmax"] = exporter::softmax_output_param();
+      t[b + ".norm1"] = t[b + ".norm2"] = exporter::l2norm_output_param();
+    }
+    t["norm"] = exporter::l2norm_output_param();
     t["patch_embed.proj"] = t.at("tokens");  // CONCATENATION inputs share its parameters
   }
   return t;
@@ -162,7 +166,7 @@ nlohmann::json to_json(const Agreement& a) {
 }
 
 std::string layer_group(const std::string& name) {
-  for (const char* suf : {".mean", ".sqdiff", ".var", ".rstd", ".centered"})
+  for (const char* suf : {".mean", ".centered"})
     if (ends_with(name, suf)) return name.substr(0, name.size() - std::strlen(suf));
   return name;
 }

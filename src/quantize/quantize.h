@@ -75,7 +75,7 @@ struct LayerSensitivity {
 };
 std::vector<LayerSensitivity> sensitivity(QuantSim& sim, const torch::Tensor& pixels,
                                           const torch::Tensor& labels);
-// The layer group a quantization point belongs to ("blocks.0.norm1.var" -> "blocks.0.norm1").
+// The layer group a quantization point belongs to ("blocks.0.norm1.centered" -> "blocks.0.norm1").
 std::string layer_group(const std::string& name);
 
 }  // namespace tinyvit::quantize

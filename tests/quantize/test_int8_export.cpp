@@ -2,13 +2,14 @@
 // in LiteRT.js (a real TFLite runtime), and agrees with the simulated-quantization model.
 //
 // Tolerances (int8): LiteRT.js's arithmetic is not ours bit for bit (XNNPACK rounds once from a
-// fixed-point product; SOFTMAX uses an exp table, RSQRT a fixed-point 1/sqrt, BATCH_MATMUL the
-// reference kernel), so tensors differ by a step on some elements. ResNet (no LayerNorm) meets
-// top-1 >= 99.5% and mean |diff| <= 1 step (the bar) with a wide margin. The tiny
-// random ViTs do not quite: where an int8 LayerNorm variance is a few steps above 0, a 1-step
-// difference in MEAN's rounding moves RSQRT by up to ~30 steps (Int8Debug.PerTensorAgreement
-// shows it: every tensor's mean |diff| < 0.3 step, rstd max 25-37), so their bar is what is
-// measured with margin: top-1 >= 97%, mean |diff| <= 1.5 steps (measured 98.5-98.7%, 0.86-1.18).
+// fixed-point product; SOFTMAX uses an exp table, L2_NORMALIZATION a fixed-point 1/sqrt,
+// BATCH_MATMUL the reference kernel), so tensors differ by a step on some elements. ResNet (no
+// LayerNorm) meets top-1 >= 99.5% and mean |diff| <= 1 step (the bar) with a wide
+// margin. The tiny random ViTs do not quite: every int8 tensor agrees within 0.2 step on average
+// (Int8Debug.PerTensorAgreement), but one step of a LayerNorm output (1/128 of the unit-norm
+// token) reaches the logits through W diag(gamma) sqrt(D), several logit steps of these small,
+// near-tied random logits. Their bar is what is measured with margin: top-1 >= 97%, mean |diff|
+// <= 1.5 steps (measured 98.0-98.7%, 0.79-1.07).
 constexpr double kVitTop1 = 0.97;
 constexpr double kVitSteps = 1.5;
 #include <gtest/gtest.h>
@@ -82,10 +83,12 @@ TEST_P(Int8Io, TinyVitRunsInLiteRtAndMatchesSimulation) {
   // the whole graph is int8: every op the ViT needs is there
   const auto model = exporter::read_tflite(bytes.data(), bytes.size());
   const auto ops = exporter::op_histogram(*model);
-  for (const char* op : {"CONV_2D", "RESHAPE", "CONCATENATION", "ADD", "MEAN",
-                         "SQUARED_DIFFERENCE", "RSQRT", "SUB", "MUL", "FULLY_CONNECTED",
-                         "TRANSPOSE", "BATCH_MATMUL", "SOFTMAX", "GELU", "STRIDED_SLICE"})
+  for (const char* op : {"CONV_2D", "RESHAPE", "CONCATENATION", "ADD", "MEAN", "SUB",
+                         "L2_NORMALIZATION", "FULLY_CONNECTED", "TRANSPOSE", "BATCH_MATMUL",
+                         "SOFTMAX", "GELU", "STRIDED_SLICE"})
     EXPECT_TRUE(ops.count(op)) << op;
+  // LayerNorm = MEAN, SUB, L2_NORMALIZATION: no int8 variance / RSQRT / MUL any more
+  for (const char* op : {"SQUARED_DIFFERENCE", "RSQRT", "MUL"}) EXPECT_FALSE(ops.count(op)) << op;
   const auto& sg = *model->subgraphs[0];
   const auto in_type = sg.tensors[sg.inputs[0]]->type;
   const auto out_type = sg.tensors[sg.outputs[0]]->type;
@@ -326,9 +329,17 @@ TEST(Int8Rules, CheckerFindsEveryKindOfViolation) {
     EXPECT_TRUE(has_rule(exporter::check_int8_rules(*model), "R6"));
   }
   {
+    // Our int8 ViT has no RSQRT any more (LayerNorm is L2_NORMALIZATION): turn its first
+    // L2_NORMALIZATION into an RSQRT whose input (the centered tensor) has zero point != -128.
     auto model = exported_tiny_vit(m);
-    tensor_of(*model, find_op(*model, Op::RSQRT), false).quantization->zero_point[0] = 0;
-    EXPECT_TRUE(has_rule(exporter::check_int8_rules(*model), "R7"));
+    const int op = find_op(*model, Op::L2_NORMALIZATION);
+    auto& code = *model->operator_codes[model->subgraphs[0]->operators[op]->opcode_index];
+    code.builtin_code = Op::RSQRT;
+    code.deprecated_builtin_code = static_cast<int8_t>(Op::RSQRT);
+    tensor_of(*model, op, false).quantization->zero_point[0] = 0;
+    const auto v = exporter::check_int8_rules(*model);
+    EXPECT_TRUE(has_rule(v, "R7"));
+    EXPECT_FALSE(has_rule(v, "R5"));
   }
 }
 
@@ -342,7 +353,7 @@ TEST(Int8Rules, ExporterRefusesATableThatWouldBreakThem) {
   bad["patch_embed.proj"].zero_point += 1;  // concat inputs must share the output's parameters
   EXPECT_THROW(exporter::export_tflite_int8(m.model->config(), m.params, bad, eo), Error);
   bad = m.sim->table;
-  bad["blocks.1.norm1.var"].zero_point = -100;  // RSQRT input must be non-negative
+  bad["blocks.1.norm1"] = {0.01f, 0};  // L2_NORMALIZATION output is fixed at 1/128, 0
   EXPECT_THROW(exporter::export_tflite_int8(m.model->config(), m.params, bad, eo), Error);
   bad = m.sim->table;
   bad.erase("blocks.0.attn.q");
