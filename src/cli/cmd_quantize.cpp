@@ -20,7 +20,7 @@ namespace tinyvit::cli {
 void register_quantize_command(CLI::App& app) {
   using namespace tinyvit;
   struct Args {
-    std::string model, out, method = "mse", per_tensor, io = "int8", report;
+    std::string model, out, method = "percentile", per_tensor, io = "int8", report;
     double percentile = 99.99;
     int64_t calib_size = 512, eval_limit = 1000, litert = 500;
     bool compare = false, sensitivity = false;
@@ -28,6 +28,7 @@ void register_quantize_command(CLI::App& app) {
     int keep_float_worst = 0;
     int qat_steps = 0;
     double qat_lr = 2e-5;
+    double qat_alpha = 0.7;
     pipeline::DataConfig data;
     int threads = 0;
     std::string device = "cpu";
@@ -70,6 +71,11 @@ void register_quantize_command(CLI::App& app) {
                   "Quantization-aware fine-tuning steps with distillation (0 = PTQ only)")
       ->capture_default_str();
   cmd->add_option("--qat-lr", a->qat_lr, "QAT learning rate")->capture_default_str();
+  cmd->add_option("--qat-alpha", a->qat_alpha,
+                  "QAT loss weight of the distillation (KL to the float model) vs labels; 1 = "
+                  "only agree with float")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_option("--report", a->report, "JSON report (default: OUTPUT.json)");
   cmd->add_option("--val-size", a->data.val_size, "Validation images (class-stratified, seeded)")
       ->capture_default_str();
@@ -94,6 +100,7 @@ void register_quantize_command(CLI::App& app) {
     o.keep_float_worst = a->keep_float_worst;
     o.qat_steps = a->qat_steps;
     o.qat_lr = a->qat_lr;
+    o.qat_alpha = a->qat_alpha;
     job.calib_size = a->calib_size;
     if (a->eval_limit > 0) a->data.val_limit = a->eval_limit;
     const auto d = pipeline::prepare_data(a->data);

@@ -20,7 +20,7 @@ struct ExportConfig {
 // else student.pt) -> model_int8.tflite + quantize.json. The defaults are `tinyvit quantize`'s.
 struct QuantizeConfig {
   bool enabled = false;
-  std::string method = "mse";      // calibration: minmax | percentile | mse
+  std::string method = "percentile";  // calibration: minmax | percentile | mse
   double percentile = 99.99;       // for method = "percentile"
   int64_t calib_size = 512;        // calibration images (seeded subset of the training split)
   std::string io = "int8";         // int8 | uint8 | float32 model inputs/outputs

@@ -59,11 +59,19 @@ PtqResult run_ptq(models::Classifier& model, const torch::Tensor& calib_pixels,
     QatOptions qo;
     qo.steps = o.qat_steps;
     qo.lr = o.qat_lr;
+    qo.alpha = o.qat_alpha;
     qo.seed = o.calib.seed;
     t0 = std::chrono::steady_clock::now();
+    const auto qat_start = t0;
+    qo.on_step = [&](int step, double loss) {
+      if (step % 50 != 0 && step != o.qat_steps) return;
+      const double s = seconds_since(qat_start);
+      fmt::print(stderr, "[qat] step {}/{}  loss {:.4f}  {:.1f} s (ETA {:.0f} s)\n", step,
+                 o.qat_steps, loss, s, s / step * (o.qat_steps - step));
+    };
     torch::AutoGradMode grad(true);
     const auto q = qat_finetune(*sim, calib_pixels, calib_labels, qo);
-    rep["qat"] = {{"steps", o.qat_steps}, {"lr", o.qat_lr}, {"seconds", seconds_since(t0)},
+    rep["qat"] = {{"steps", o.qat_steps}, {"lr", o.qat_lr}, {"alpha", o.qat_alpha}, {"seconds", seconds_since(t0)},
                   {"first_loss", q.losses.front()}, {"last_loss", q.losses.back()}};
     if (labels) rep["qat"]["ptq_sim_accuracy"] = accuracy(before, eval_labels);
   }

@@ -30,6 +30,7 @@ struct PtqOptions {
   // 0 = PTQ only.
   int qat_steps = 0;
   double qat_lr = 2e-5;
+  double qat_alpha = 0.7;  // QatOptions::alpha
 };
 
 struct PtqResult {

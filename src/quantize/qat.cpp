@@ -37,6 +37,7 @@ QatResult qat_finetune(QuantSim& sim, const torch::Tensor& pixels, const torch::
     loss.backward();
     opt.step();
     r.losses.push_back(loss.item<double>());
+    if (o.on_step) o.on_step(step + 1, r.losses.back());
   }
   sim.ste = false;
   sim.mode = SimMode::kFloat;

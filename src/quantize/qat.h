@@ -9,6 +9,7 @@
 // where `float` = the float model's logits before fine-tuning (computed once).
 #include <torch/torch.h>
 
+#include <functional>
 #include <vector>
 
 #include "quantize/quant_sim.h"
@@ -22,6 +23,7 @@ struct QatOptions {
   double temperature = 2.0;
   double alpha = 0.7;
   uint64_t seed = 0;
+  std::function<void(int step, double loss)> on_step;  // after every step (progress display)
 };
 
 struct QatResult {

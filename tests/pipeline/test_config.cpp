@@ -52,7 +52,7 @@ TEST(Config, PruneAndQuantizeAreOffByDefaultWithTheCommandsDefaults) {
   EXPECT_EQ(c.prune.job.stage.train.epochs, cli.stage.train.epochs);
   EXPECT_DOUBLE_EQ(c.prune.job.stage.train.lr, cli.stage.train.lr);
   EXPECT_EQ(c.prune.job.criterion, "l1");
-  EXPECT_EQ(c.quantize.method, "mse");
+  EXPECT_EQ(c.quantize.method, "percentile");
   EXPECT_EQ(c.quantize.calib_size, 512);
 }
 
