@@ -7,7 +7,9 @@
 #
 # RECOVER_STEPS_PER_EPOCH > 0 cuts each recovery epoch to that many batches of 128 (what the
 # numbers in docs/pruning.md used on a shared, heavily loaded 2-core machine).
-# Data: the 5,000-image stratified training subset and 1,000-image validation subset of
+# ONLY="tag1 tag2" runs just those levels (no criteria section), e.g. ONLY="heads50_mlp50".
+# Data: a stratified training subset (TRAIN_LIMIT, default 5,000 images) and validation subset
+# (VAL_LIMIT, default 1,000; 0 = the whole 5,000-image split) of
 # ../shared/data/cifar10-train-jpeg.tar.gz (the split the student was trained on).
 set -euo pipefail
 student=$1
@@ -16,18 +18,20 @@ epochs=${3:-2}
 steps=${4:-0}
 bin=${TINYVIT:-./build/tinyvit}
 data=${DATA:-../shared/data/cifar10-train-jpeg.tar.gz}
-common=(--data "$data" --train-limit 5000 --val-limit 1000 --threads 2
+common=(--data "$data" --train-limit "${TRAIN_LIMIT:-5000}" --val-limit "${VAL_LIMIT:-1000}" --threads 2
         --latency-runs "${LATENCY_RUNS:-50}")
 mkdir -p "$out"
 
 # 1. Criteria at one level, no recovery: accuracy right after pruning 50% of MLP units + 1 head.
-for crit in l1 l2 taylor; do
-  for g in "" $([ "$crit" = taylor ] && echo --global); do
-    tag=crit_${crit}${g:+_global}
-    "$bin" prune --model "$student" --heads 0.25 --mlp 0.5 --criterion "$crit" $g \
-      "${common[@]}" -o "$out/$tag.pt" > "$out/$tag.log" 2>&1
+if [ -z "${ONLY:-}" ]; then
+  for crit in l1 l2 taylor; do
+    for g in "" $([ "$crit" = taylor ] && echo --global); do
+      tag=crit_${crit}${g:+_global}
+      "$bin" prune --model "$student" --heads 0.25 --mlp 0.5 --criterion "$crit" $g \
+        "${common[@]}" -o "$out/$tag.pt" > "$out/$tag.log" 2>&1
+    done
   done
-done
+fi
 
 # 2. Levels, each recovered for the same budget (self-distillation from the unpruned student).
 levels=(
@@ -35,10 +39,13 @@ levels=(
   "mlp50|--mlp 0.5"
   "heads33_mlp50|--heads 0.3333 --mlp 0.5"
   "mlp75|--mlp 0.75"
+  "heads25_mlp75|--heads 0.25 --mlp 0.75"
+  "heads50_mlp50|--heads 0.5 --mlp 0.5"
   "heads50_mlp50_blocks1|--heads 0.5 --mlp 0.5 --blocks 1"
 )
 for l in "${levels[@]}"; do
   tag=${l%%|*}
+  [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $tag "* ]] && continue
   args=${l#*|}
   # shellcheck disable=SC2086
   "$bin" prune --model "$student" $args --criterion taylor "${common[@]}" \

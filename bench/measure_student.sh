@@ -4,7 +4,7 @@
 #   bench/measure_student.sh STUDENT.pt OUTDIR [TEACHER.pt]
 # 1. float32 export + verify on the whole 5,000-image validation split: LiteRT.js and our
 #    runtime vs LibTorch; the same for the --target tflm file (tanh-form GELU);
-# 2. int8 PTQ (METHODS, default minmax; 512 calibration images) with the accuracy report on the whole
+# 2. int8 PTQ (METHODS, default percentile; CALIB images, default 2048) with the accuracy report on the whole
 #    validation split, 1,000 of those images also run in LiteRT.js;
 # 3. batch-1 latency of the float and int8 files: our runtime vs LiteRT.js vs LibTorch;
 # 4. samples.png of the int8 file run in our runtime.
@@ -29,20 +29,22 @@ echo "== float32, --target tflm (GELU as its tanh approximation) + verify"
 t "$bin" export --model "$student" --format tflite --target tflm -o "$out/student_f32_tflm.tflite"
 t "$bin" verify --model "$student" --tflite "$out/student_f32_tflm.tflite" --data "$data" --threads 2 \
   --json "$out/verify_f32_tflm.json" | tee "$out/verify_f32_tflm.txt"
-for method in ${METHODS:-minmax}; do
+methods=${METHODS:-percentile}
+main=${methods%% *}  # the file the latency and samples steps use
+for method in $methods; do
   echo "== int8 PTQ ($method)"
-  t "$bin" quantize --model "$student" --calib "$data" --method "$method" --eval-limit 0 \
+  t "$bin" quantize --model "$student" --calib "$data" --method "$method" --calib-size "${CALIB:-2048}" --eval-limit 0 \
     --litert 1000 --threads 2 -o "$out/student_int8_$method.tflite" | tee "$out/quantize_$method.txt"
 done
 echo "== latency, batch 1: runtime vs LiteRT.js vs LibTorch"
 "$bin" bench "$out/student_f32.tflite" --runs 200 --litert --checkpoint "$student" \
   --json "$out/bench_f32.json" | tee "$out/bench_f32.txt"
-"$bin" bench "$out/student_int8_minmax.tflite" --runs 200 --litert --checkpoint "$student" \
+"$bin" bench "$out/student_int8_$main.tflite" --runs 200 --litert --checkpoint "$student" \
   --json "$out/bench_int8.json" | tee "$out/bench_int8.txt"
-"$bin" bench "$out/student_int8_minmax.tflite" --runs 200 --kernels reference \
+"$bin" bench "$out/student_int8_$main.tflite" --runs 200 --kernels reference \
   --json "$out/bench_int8_reference.json" | tee "$out/bench_int8_reference.txt"
 echo "== samples.png (int8 file in our runtime)"
-"$bin" visualize --model "$out/student_int8_minmax.tflite" --data "$data" -o "$out/samples_int8.png"
+"$bin" visualize --model "$out/student_int8_$main.tflite" --data "$data" -o "$out/samples_int8.png"
 if [ -n "$teacher" ]; then
   echo "== teacher float32 export + verify"
   t "$bin" export --model "$teacher" --format tflite -o "$out/teacher_f32.tflite"
