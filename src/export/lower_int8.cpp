@@ -230,9 +230,6 @@ int QEmitter::sub(int a, int b, const std::string& name) {
 int QEmitter::mul(int a, int b, const std::string& name) {
   return binary(Op::MUL, a, b, name, options(tfl::MulOptionsT{}));
 }
-int QEmitter::squared_difference(int a, int b, const std::string& name) {
-  return binary(Op::SQUARED_DIFFERENCE, a, b, name, options(tfl::SquaredDifferenceOptionsT{}));
-}
 
 int QEmitter::mean(int x, const std::vector<int>& axes, bool keep_dims, const std::string& name) {
   const auto xs = shape(x);
@@ -255,17 +252,6 @@ int QEmitter::mean(int x, const std::vector<int>& axes, bool keep_dims, const st
   tfl::ReducerOptionsT o;
   o.keep_dims = keep_dims;
   g_.add_op(Op::MEAN, {x, at}, {y}, options(o));
-  return y;
-}
-
-int QEmitter::rsqrt(int x, const std::string& name) {
-  const QuantParam p = param(x);
-  // TFLite's int8 RSQRT rejects inputs below the zero point (negative reals) at run time.
-  if (p.zero_point != -128)
-    throw Error("export int8: " + name + ": RSQRT input must have zero point -128 (reals >= 0), "
-                "has " + param_str(p));
-  const int y = act(name, shape(x), table(name));
-  g_.add_op(Op::RSQRT, {x}, {y});
   return y;
 }
 

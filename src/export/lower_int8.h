@@ -51,9 +51,7 @@ class QEmitter {
   int add(int a, int b, const std::string& name, Activation act = Activation::kNone);
   int sub(int a, int b, const std::string& name);
   int mul(int a, int b, const std::string& name);
-  int squared_difference(int a, int b, const std::string& name);
   int mean(int x, const std::vector<int>& axes, bool keep_dims, const std::string& name);
-  int rsqrt(int x, const std::string& name);  // input parameters must give reals >= 0
   int gelu(int x, const std::string& name);   // exact (erf) GELU builtin
   int softmax(int x, const std::string& name);  // output fixed at 1/256, -128
   // x / ||x||_2 over the last axis; output fixed at 1/128, 0 (TFLite refuses anything else)

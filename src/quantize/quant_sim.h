@@ -11,7 +11,7 @@
 // Which arithmetic this mirrors: one rounding per op, ties to even, from an exact (float)
 // result. That is XNNPACK's requantization (LiteRT.js runs FULLY_CONNECTED, CONV_2D, ADD, MUL,
 // MEAN, ... through XNNPACK); TFLite's reference kernels (TFLM) round twice, half away from
-// zero, and LUT/fixed-point kernels (SOFTMAX, RSQRT) approximate exp and 1/sqrt, so
+// zero, and LUT/fixed-point kernels (SOFTMAX, L2_NORMALIZATION) approximate exp and 1/sqrt, so
 // outputs can differ by one step on some elements.
 //
 // Modes: kFloat (no quantization: the float model, for reference), kCalibrate (float, and
