@@ -61,6 +61,17 @@ using BO = tfl::BuiltinOperator;
 
 // ---- arithmetic -------------------------------------------------------------------------------
 
+// The int32 helpers that keep hostile files free of signed overflow (a fuzz_loader finding):
+// bias adds wrap like a two's-complement accumulator, zero-point adds saturate.
+TEST(RuntimeQuant, OverflowSafeInt32Adds) {
+  EXPECT_EQ(q::wrapping_add(5, -7), -2);
+  EXPECT_EQ(q::wrapping_add(INT32_MAX, 1), INT32_MIN);
+  EXPECT_EQ(q::wrapping_add(-2147483647, -5), 2147483644);
+  EXPECT_EQ(q::add_zp(100, -5), 95);
+  EXPECT_EQ(q::add_zp(-2147483647, -5), INT32_MIN);
+  EXPECT_EQ(q::add_zp(INT32_MAX - 3, 10), INT32_MAX);
+}
+
 TEST(RuntimeQuant, QuantizeMultiplier) {
   int32_t q;
   int s;
