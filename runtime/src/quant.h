@@ -27,6 +27,9 @@ inline int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
 }
 
 inline int32_t rounding_divide_by_pot(int32_t x, int exponent) {
+  // |x| < 2^31: a division by 2^32 or more rounds to 0 (and x >> 32 would be undefined; only a
+  // hostile file's scales get here)
+  if (exponent > 31) return 0;
   const int32_t mask = static_cast<int32_t>((int64_t{1} << exponent) - 1);
   const int32_t remainder = x & mask;
   const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);

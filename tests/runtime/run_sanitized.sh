@@ -5,7 +5,8 @@
 #   2. test_runtime_core under the sanitizers (malformed files, corruption, planner, kernels,
 #      golden models);
 #   3. fuzz_loader on every input it once crashed on (tests/runtime/fuzz_regressions/), then
-#      for FUZZ_SECONDS (default 20), seeded with the golden models.
+#      for FUZZ_SECONDS (default 20), seeded with the golden models; libFuzzer's seed is
+#      FUZZ_SEED (default 1, so a CI run is repeatable; FUZZ_SEED=0 picks a random one).
 # Usage: run_sanitized.sh BUILD_DIR [FUZZ_SECONDS]. Exit status != 0 on any finding.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,5 +26,5 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 corpus="$build/corpus"
 mkdir -p "$corpus"
 cp "$here"/golden/*.tflite "$corpus"/ 2>/dev/null || true
-"$build/fuzz_loader" -max_total_time="$secs" -max_len=300000 -rss_limit_mb=2048 -print_final_stats=1 \
+"$build/fuzz_loader" -seed="${FUZZ_SEED:-1}" -max_total_time="$secs" -max_len=300000 -rss_limit_mb=2048 -print_final_stats=1 \
   "$corpus" 2>&1 | tail -n 12

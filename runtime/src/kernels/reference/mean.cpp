@@ -79,7 +79,9 @@ void eval_int8(const OpContext& ctx) {
   auto store = [&](int64_t o, int32_t acc) {
     acc -= zx * num;
     acc = q::multiply_by_quantized_multiplier(acc, p.multiplier, p.shift);
-    acc = acc > 0 ? (acc + num / 2) / num : (acc - num / 2) / num;
+    // in int64: a hostile file's requantized sum may sit at the int32 limits (|result| <= |acc|)
+    const int64_t a = acc;
+    acc = static_cast<int32_t>(a > 0 ? (a + num / 2) / num : (a - num / 2) / num);
     yp[o] = static_cast<int8_t>(q::clamp(q::add_zp(acc, zy), -128, 127));
   };
   if (p.i[7]) {
