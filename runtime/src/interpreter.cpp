@@ -20,6 +20,7 @@ Status Interpreter::load(const void* model, std::size_t size, const LoadOptions&
   free_model(*m_);
   error_[0] = '\0';
   m_->kernels = options.kernels;
+  m_->arithmetic = options.arithmetic;
   Status s = load_model(*m_, model, size);
   if (s == Status::kOk) s = plan_arena(*m_);
   if (s != Status::kOk) {

@@ -150,10 +150,12 @@ void free_model(Model& m) {
   delete[] m.outputs;
   delete[] m.persistent;
   char* err = m.error;
-  KernelSet ks = m.kernels;
+  const KernelSet ks = m.kernels;
+  const Int8Arithmetic ar = m.arithmetic;
   m = Model{};
   m.error = err;
   m.kernels = ks;
+  m.arithmetic = ar;
 }
 
 Status load_model(Model& m, const void* data, std::size_t size) {

@@ -60,8 +60,10 @@ struct OpParams {
   float fact_min = 0.f, fact_max = 0.f;  // float output clamp
   int32_t* channel_multipliers = nullptr;  // per output channel (persistent block)
   int32_t* channel_shifts = nullptr;
+  float* channel_scales = nullptr;  // Int8Arithmetic::kLiteRt: float requantization scales
   int32_t* lut = nullptr;  // 256-entry lookup table for int8 unary ops (persistent)
   int8_t* lut8 = nullptr;
+  float* lutf = nullptr;  // 256-entry float table (SOFTMAX, Int8Arithmetic::kLiteRt)
 };
 
 struct Op {
@@ -95,6 +97,7 @@ struct Model {
   uint8_t* arena = nullptr;
   bool allocated = false;
   KernelSet kernels = KernelSet::kAuto;
+  Int8Arithmetic arithmetic = Int8Arithmetic::kReference;
   char* error = nullptr;  // the interpreter's message buffer (256 bytes)
 };
 

@@ -13,6 +13,7 @@
 // XNNPACK (LiteRT.js's int8 path for most ops) instead multiplies in float and rounds once
 // (ties to even), so it can differ by one step from these on rare inputs.
 #include <cstdint>
+#include <cstring>
 
 namespace tinyvit::rt::q {
 
@@ -101,6 +102,30 @@ int32_t round_to_int(float v);
 // QUANTIZE (float -> int8): clamp(round(v / scale) + zp, -128, 127).
 inline int8_t quantize(float v, float scale, int32_t zp) {
   return static_cast<int8_t>(clamp(round_to_int(v / scale) + zp, -128, 127));
+}
+
+
+// ---- XNNPACK's arithmetic (Int8Arithmetic::kLiteRt: what LiteRT's CPU delegate computes) -------
+
+// fp32 requantization of an int32 accumulator (XNNPACK's "fmagic" GEMM epilogue; its SIMD
+// variants are designed to give the same bits): f = float(acc) * scale (int32 -> float rounds
+// to nearest even above 2^24, then ONE float multiply), clamped in float to [lo - zp, hi - zp],
+// rounded half to EVEN by adding the magic bias 1.5 * 2^23, then + zp. A NaN (a hostile file's
+// scale) clamps to lo.
+// rne(clamp(f, lo, hi)) for small integer bounds (|lo|, |hi| < 2^22), NaN -> lo: the magic bias
+// 1.5 * 2^23 leaves rne(f) in the low mantissa bits (the rounding XNNPACK's kernels use).
+inline int32_t round_half_even_clamped(float f, int32_t lo, int32_t hi) {
+  const float flo = static_cast<float>(lo), fhi = static_cast<float>(hi);
+  if (!(f >= flo)) f = flo;
+  if (f > fhi) f = fhi;
+  const float biased = f + 12582912.0f;
+  uint32_t bits;
+  std::memcpy(&bits, &biased, sizeof(bits));
+  return static_cast<int32_t>(bits - 0x4B400000u);
+}
+
+inline int32_t requantize_fp32(int32_t acc, float scale, int32_t zp, int32_t lo, int32_t hi) {
+  return round_half_even_clamped(static_cast<float>(acc) * scale, lo - zp, hi - zp) + zp;
 }
 
 }  // namespace tinyvit::rt::q

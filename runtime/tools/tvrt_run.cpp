@@ -1,5 +1,6 @@
 // tvrt_run: the runtime alone (no LibTorch), for devices and emulators.
-//   tvrt_run MODEL.tflite [--runs N] [--reference] [--input FILE.bin] [--output FILE.bin]
+//   tvrt_run MODEL.tflite [--runs N] [--reference] [--litert-arithmetic] [--input FILE.bin]
+//            [--output FILE.bin]
 // Loads and verifies the model, plans the arena, runs it N times (seeded pseudo-random input
 // unless --input gives raw input bytes), prints op count, arena bytes, latency percentiles,
 // and the output (first 10 values). --output writes the raw output bytes of the last run.
@@ -31,7 +32,8 @@ bool read_file(const char* path, std::vector<uint8_t>& out) {
 int main(int argc, char** argv) {
   using namespace tinyvit::rt;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: tvrt_run MODEL.tflite [--runs N] [--reference] [--input F] [--output F]\n");
+    std::fprintf(stderr, "usage: tvrt_run MODEL.tflite [--runs N] [--reference] [--litert-arithmetic] "
+                         "[--input F] [--output F]\n");
     return 2;
   }
   int runs = 10;
@@ -41,6 +43,7 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--reference")) lo.kernels = KernelSet::kReference;
+    else if (!std::strcmp(argv[i], "--litert-arithmetic")) lo.arithmetic = Int8Arithmetic::kLiteRt;
     else if (!std::strcmp(argv[i], "--input") && i + 1 < argc) input_path = argv[++i];
     else if (!std::strcmp(argv[i], "--output") && i + 1 < argc) output_path = argv[++i];
     else {

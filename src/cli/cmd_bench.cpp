@@ -1,4 +1,5 @@
-// tinyvit bench MODEL.tflite [--runs N] [--warmup N] [--kernels auto|reference] [--litert]
+// tinyvit bench MODEL.tflite [--runs N] [--warmup N] [--kernels auto|reference]
+//     [--arithmetic reference|litert] [--litert]
 //                            [--per-op] [--checkpoint CKPT] [--json FILE]
 // Runs an exported .tflite in tinyvit's own runtime (runtime/, no LibTorch): batch-1 latency
 // percentiles, arena bytes (planned, vs the sum of all activation tensors), file size; with
@@ -46,6 +47,7 @@ void register_bench_command(CLI::App& app) {
     std::string model;
     int runs = 200, warmup = 10;
     std::string kernels = "auto";
+    std::string arithmetic = "reference";
     bool litert = false, per_op = false;
     std::string json_out;
     std::string checkpoint;
@@ -58,6 +60,11 @@ void register_bench_command(CLI::App& app) {
   cmd->add_option("--warmup", a->warmup, "Untimed inferences first")->capture_default_str();
   cmd->add_option("--kernels", a->kernels, "auto (fastest for this CPU) | reference")
       ->check(CLI::IsMember({"auto", "reference"}))
+      ->capture_default_str();
+  cmd->add_option("--arithmetic", a->arithmetic,
+                  "int8 arithmetic: reference (TFLite's reference kernels, as on a "
+                  "microcontroller) | litert (LiteRT's CPU arithmetic; portable kernels)")
+      ->check(CLI::IsMember({"reference", "litert"}))
       ->capture_default_str();
   cmd->add_flag("--litert", a->litert, "Also time LiteRT.js on the same file");
   cmd->add_flag("--per-op", a->per_op, "Time per op type");
@@ -73,6 +80,7 @@ void register_bench_command(CLI::App& app) {
     Interpreter it;
     LoadOptions lo;
     lo.kernels = a->kernels == "reference" ? KernelSet::kReference : KernelSet::kAuto;
+    lo.arithmetic = a->arithmetic == "litert" ? Int8Arithmetic::kLiteRt : Int8Arithmetic::kReference;
     const auto t0 = std::chrono::steady_clock::now();
     if (it.load(model.data(), raw.size(), lo) != Status::kOk)
       throw Error("bench: " + a->model + ": " + it.error());
@@ -107,6 +115,7 @@ void register_bench_command(CLI::App& app) {
     j["ops"] = it.num_ops();
     j["ops_fast_kernel"] = fast;
     j["kernels"] = a->kernels;
+    j["arithmetic"] = a->arithmetic;
     j["cpu_avx2_fma"] = cpu_has_avx2_fma();
     j["arena_bytes"] = it.arena_bytes_needed();
     j["activation_bytes_sum"] = it.activation_bytes_total();

@@ -25,13 +25,15 @@ std::vector<Block> aligned_copy(const std::string& bytes) {
 }  // namespace
 
 std::vector<float> run_runtime(const std::string& tflite_path, const std::vector<float>& inputs,
-                               RuntimeKernels kernels) {
+                               RuntimeKernels kernels, RuntimeArithmetic arithmetic) {
   using namespace tinyvit::rt;
   const std::string raw = read_file_bytes(tflite_path);
   const auto model = aligned_copy(raw);  // the runtime reads constants in place: 16-aligned
   Interpreter it;
   LoadOptions lo;
   lo.kernels = kernels == RuntimeKernels::kReference ? KernelSet::kReference : KernelSet::kAuto;
+  lo.arithmetic = arithmetic == RuntimeArithmetic::kLiteRt ? Int8Arithmetic::kLiteRt
+                                                           : Int8Arithmetic::kReference;
   if (it.load(model.data(), raw.size(), lo) != Status::kOk)
     throw Error(tflite_path + ": tinyvit runtime: " + it.error());
   if (it.num_inputs() != 1 || it.num_outputs() != 1)

@@ -8,6 +8,9 @@
 namespace tinyvit::exporter {
 
 enum class RuntimeKernels { kAuto, kReference };
+// int8 arithmetic (runtime.h, Int8Arithmetic): TFLite's reference kernels (what TFLite Micro
+// computes) or what LiteRT's CPU runtime computes (XNNPACK requantization, float-table SOFTMAX).
+enum class RuntimeArithmetic { kReference, kLiteRt };
 
 // Runs `tflite_path` on N samples with one input and one output each. `inputs` holds the N
 // inputs back to back as real values (e.g. NHWC pixels in [0, 1]); an int8 input is quantized
@@ -15,6 +18,7 @@ enum class RuntimeKernels { kAuto, kReference };
 // dequantized. Returns N x (output elements) floats. Throws tinyvit::Error with the runtime's
 // message for a file it refuses, or when inputs.size() is not a multiple of the input size.
 std::vector<float> run_runtime(const std::string& tflite_path, const std::vector<float>& inputs,
-                               RuntimeKernels kernels = RuntimeKernels::kAuto);
+                               RuntimeKernels kernels = RuntimeKernels::kAuto,
+                               RuntimeArithmetic arithmetic = RuntimeArithmetic::kReference);
 
 }  // namespace tinyvit::exporter

@@ -74,6 +74,9 @@ VerifyResult verify_tflite(models::Classifier& model, const std::string& tflite_
   auto t2 = std::chrono::steady_clock::now();
   const std::vector<float> rt_out = run_runtime(tflite_path, flat);
   auto t3 = std::chrono::steady_clock::now();
+  const std::vector<float> rtl_out =
+      run_runtime(tflite_path, flat, RuntimeKernels::kAuto, RuntimeArithmetic::kLiteRt);
+  auto t4 = std::chrono::steady_clock::now();
   if (rt_out.size() != out.size())
     throw Error("verify: the tinyvit runtime returned " + std::to_string(rt_out.size()) +
                 " values, LiteRT " + std::to_string(out.size()));
@@ -116,6 +119,23 @@ VerifyResult verify_tflite(models::Classifier& model, const std::string& tflite_
   if (labels.defined() && labels.numel() == n)
     r.runtime.accuracy = top_rt.eq(labels.to(torch::kLong).view({n})).to(torch::kFloat64).mean().item<double>();
   r.runtime.seconds = std::chrono::duration<double>(t3 - t2).count();
+
+  // bit-identical: compare the float bits (an int8 file's outputs are dequantized int8 values)
+  int64_t same_logits = 0, same_images = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t same_here = 0;
+    for (int64_t k = 0; k < K; ++k)
+      same_here += std::memcmp(&rtl_out[i * K + k], &out[i * K + k], sizeof(float)) == 0;
+    same_logits += same_here;
+    same_images += same_here == K;
+    if (same_here != K && r.runtime_litert.differing.size() < 20) r.runtime_litert.differing.push_back(i);
+  }
+  const torch::Tensor rtl = torch::from_blob(const_cast<float*>(rtl_out.data()), {n, K}, torch::kFloat32);
+  r.runtime_litert.identical_logits = static_cast<double>(same_logits) / static_cast<double>(n * K);
+  r.runtime_litert.identical_images = same_images;
+  r.runtime_litert.max_abs_diff_vs_litert = (rtl - got).abs().max().item<double>();
+  r.runtime_litert.agreement_with_litert = rtl.argmax(1).eq(top_got).to(torch::kFloat64).mean().item<double>();
+  r.runtime_litert.seconds = std::chrono::duration<double>(t4 - t3).count();
   return r;
 }
 
@@ -139,7 +159,14 @@ nlohmann::json to_json(const VerifyResult& r) {
             {"disagreements", r.runtime.disagreements},
             {"max_abs_logit_diff_vs_litert", r.runtime.max_abs_diff_vs_litert},
             {"top1_agreement_with_litert", r.runtime.agreement_with_litert},
-            {"seconds", r.runtime.seconds}}}};
+            {"seconds", r.runtime.seconds}}},
+          {"tinyvit_runtime_litert_arithmetic",
+           {{"identical_logits", r.runtime_litert.identical_logits},
+            {"identical_images", r.runtime_litert.identical_images},
+            {"differing_images", r.runtime_litert.differing},
+            {"max_abs_logit_diff_vs_litert", r.runtime_litert.max_abs_diff_vs_litert},
+            {"top1_agreement_with_litert", r.runtime_litert.agreement_with_litert},
+            {"seconds", r.runtime_litert.seconds}}}};
 }
 
 std::string format_verify(const VerifyResult& r) {
@@ -156,7 +183,12 @@ std::string format_verify(const VerifyResult& r) {
      << "tinyvit runtime:      top-1 agreement " << 100.0 * r.runtime.agreement << "% ("
      << r.runtime.disagreements << " disagreements), max |logit diff| " << r.runtime.max_abs_diff
      << ", vs LiteRT " << r.runtime.max_abs_diff_vs_litert << ", accuracy "
-     << 100.0 * r.runtime.accuracy << "%, " << r.runtime.seconds << " s\n";
+     << 100.0 * r.runtime.accuracy << "%, " << r.runtime.seconds << " s\n"
+     << "  with LiteRT's int8 arithmetic: " << 100.0 * r.runtime_litert.identical_logits
+     << "% of logits bit-identical to LiteRT (" << r.runtime_litert.identical_images << " of "
+     << r.count << " images entirely), max |diff| " << r.runtime_litert.max_abs_diff_vs_litert
+     << ", top-1 agreement " << 100.0 * r.runtime_litert.agreement_with_litert << "%, "
+     << r.runtime_litert.seconds << " s\n";
   return os.str();
 }
 

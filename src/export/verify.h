@@ -40,6 +40,16 @@ struct VerifyResult {
     double agreement_with_litert = 0;
     double seconds = 0;
   } runtime;
+  // The runtime again with Int8Arithmetic::kLiteRt (what LiteRT computes for int8 ops): should
+  // give LiteRT's logits bit for bit. For a float32 file both arithmetics are the same run.
+  struct LiteRtArithmetic {
+    double identical_logits = 0;  // share of logits bit-identical to LiteRT's
+    int64_t identical_images = 0;  // images whose logits are all bit-identical
+    std::vector<int64_t> differing;  // indices of the first (up to 20) other images
+    double max_abs_diff_vs_litert = 0;
+    double agreement_with_litert = 0;
+    double seconds = 0;
+  } runtime_litert;
 };
 
 VerifyResult verify_tflite(models::Classifier& model, const std::string& tflite_path,

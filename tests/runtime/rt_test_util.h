@@ -25,11 +25,13 @@ struct Aligned {
 
 inline std::vector<uint8_t> run_runtime(const std::vector<uint8_t>& model, const void* inputs,
                                         std::size_t input_bytes,
-                                        KernelSet kernels = KernelSet::kReference) {
+                                        KernelSet kernels = KernelSet::kReference,
+                                        Int8Arithmetic arithmetic = Int8Arithmetic::kReference) {
   Aligned mb(model);
   Interpreter it;
   LoadOptions lo;
   lo.kernels = kernels;
+  lo.arithmetic = arithmetic;
   const Status s = it.load(mb.data(), mb.size, lo);
   EXPECT_EQ(s, Status::kOk) << it.error();
   if (s != Status::kOk) return {};

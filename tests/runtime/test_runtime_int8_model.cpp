@@ -141,6 +141,15 @@ TEST(RuntimeInt8Model, QuantizedTinyVitVsLiteRt) {
   const auto fast = run_runtime(ex.bytes, in.data(), in.size(), KernelSet::kAuto);
   ASSERT_EQ(ref.size(), want.size());
   EXPECT_EQ(ref, fast) << "AVX2 variants are not bit-exact with the reference";
+  // With LiteRT's arithmetic (XNNPACK's requantization where its delegate takes the op, the
+  // float-table SOFTMAX) the whole graph must give LiteRT's bytes exactly.
+  {
+    const auto lrt = run_runtime(ex.bytes, in.data(), in.size(), KernelSet::kAuto, Int8Arithmetic::kLiteRt);
+    const Compare cl = compare_logits(lrt, want, K, 0);
+    std::cout << "[ int8 model ] rt_vit_int8, LiteRT arithmetic: " << cl.differ << " of " << cl.total
+              << " logits differ from LiteRT (max " << cl.max_steps << " steps)\n";
+    EXPECT_EQ(lrt, want);
+  }
 
   // Top-1 agreement of each side with the float model (the QuantSim in float mode) on the same
   // images (pixels = (q + 128) / 255, NCHW).
@@ -260,6 +269,10 @@ TEST(RuntimeInt8Model, QuantizedTinyVitVsLiteRt) {
         maxd = std::max(maxd, d);
       }
       worst = std::max(worst, maxd);
+      // LiteRT's arithmetic: every op alone gives LiteRT's bytes exactly
+      EXPECT_EQ(run_runtime(pack(*one), op_in.data(), op_in.size(), KernelSet::kAuto,
+                            Int8Arithmetic::kLiteRt), want_out)
+          << "LiteRT arithmetic, op " << k << " " << opname << " -> " << osg.tensors[out_t]->name;
       if (differ)
         std::cout << "[ op alone ] " << k << " " << opname << " -> " << osg.tensors[out_t]->name
                   << ": " << differ << " of " << got.size() << " differ (max " << maxd << ")\n";

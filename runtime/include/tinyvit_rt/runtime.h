@@ -61,8 +61,20 @@ struct TensorView {
 // the specification: every variant is tested against them (int8 bit-exact).
 enum class KernelSet : uint8_t { kAuto = 0, kReference = 1 };
 
+// Which integer arithmetic the int8 ops follow.
+//   kReference: TensorFlow Lite's reference integer kernels, the arithmetic TensorFlow Lite Micro
+//     runs on a microcontroller (fixed-point multiplier + shift, two roundings; SOFTMAX in
+//     gemmlowp fixed point). The default, and what the Cortex-M firmware computes.
+//   kLiteRt: what LiteRT's CPU runtime computes on x86/wasm, where its XNNPACK delegate runs
+//     FULLY_CONNECTED, CONV_2D, BATCH_MATMUL, ADD, SUB, MUL, MEAN (requantization in float with
+//     one rounding, XNNPACK's fixed-point ADD/SUB) and SOFTMAX is the builtin float-table
+//     kernel. For checking a file against LiteRT bit for bit (docs/runtime.md); portable
+//     kernels only (no SIMD variants).
+enum class Int8Arithmetic : uint8_t { kReference = 0, kLiteRt = 1 };
+
 struct LoadOptions {
   KernelSet kernels = KernelSet::kAuto;
+  Int8Arithmetic arithmetic = Int8Arithmetic::kReference;
 };
 
 struct OpStats {

@@ -111,7 +111,16 @@ Status set_activation(OpContext& ctx, int act) {
   p.act_max = 127;
   if (y.type == DType::kInt8) {
     // TFLite's CalculateActivationRangeQuantized: q(v) = zp + round(v / scale), clamped to int8.
-    auto qv = [&](float v) { return y.zero_point + static_cast<int32_t>(std::round(v / y.scale)); };
+    // Int8Arithmetic::kLiteRt: XNNPACK's xnn_qs8_quantize, rne(clamp(v / scale + zp)).
+    const bool litert = ctx.m.arithmetic == Int8Arithmetic::kLiteRt;
+    auto qv = [&](float v) {
+      if (litert) {
+        float f = v / y.scale + static_cast<float>(y.zero_point);
+        f = f < -128.f ? -128.f : (f > 127.f ? 127.f : f);
+        return static_cast<int32_t>(std::nearbyint(f));
+      }
+      return y.zero_point + static_cast<int32_t>(std::round(v / y.scale));
+    };
     if (act != 0) {
       const int32_t qlo = qv(lo);
       p.act_min = qlo > -128 ? qlo : -128;

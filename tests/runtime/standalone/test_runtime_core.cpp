@@ -896,6 +896,50 @@ TEST(RuntimeGolden, ExportedModelsMatchLiteRt) {
                       << " (regenerate: TINYVIT_RT_WRITE_GOLDEN=1 test_runtime_litert)";
 }
 
+// Int8Arithmetic::kLiteRt on hand-computed values (XNNPACK's formulas, docs/runtime.md).
+TEST(RuntimeLiteRtArithmetic, HandComputedValues) {
+  // fp32 requantization rounds ties to even; TFLite's reference (SRDHM's nudge) rounds a
+  // positive tie up and a negative tie toward zero:
+  //   acc  5 x 0.5 =  2.5 ->  2 (XNNPACK) vs  3 (reference)
+  //   acc  7 x 0.5 =  3.5 ->  4            vs  4
+  //   acc -7 x 0.5 = -3.5 -> -4            vs -3
+  EXPECT_EQ(q::requantize_fp32(5, 0.5f, 0, -128, 127), 2);
+  EXPECT_EQ(q::requantize_fp32(7, 0.5f, 0, -128, 127), 4);
+  EXPECT_EQ(q::requantize_fp32(-7, 0.5f, 0, -128, 127), -4);
+  int32_t m = 0;
+  int sh = 0;
+  q::quantize_multiplier(0.5, &m, &sh);
+  EXPECT_EQ(q::multiply_by_quantized_multiplier(5, m, sh), 3);
+  EXPECT_EQ(q::multiply_by_quantized_multiplier(7, m, sh), 4);
+  EXPECT_EQ(q::multiply_by_quantized_multiplier(-7, m, sh), -3);
+  // zero point and clamping: 1000 x 0.5 + 10 -> 127; NaN scale -> the lower bound
+  EXPECT_EQ(q::requantize_fp32(3, 0.5f, 10, -128, 127), 12);  // 1.5 -> 2, + 10
+  EXPECT_EQ(q::requantize_fp32(1000, 0.5f, 10, -128, 127), 127);
+  EXPECT_EQ(q::requantize_fp32(1000, std::nanf(""), 10, -128, 127), -128);
+
+  // ADD through a one-op graph: sa = 0.5, sb = 0.25, sy = 1, zero points 0. XNNPACK:
+  // ra = 0.5, rb = 0.25, shift = 20 - (-1) = 21, ma = 2^20, mb = 2^19,
+  // y = (a 2^20 + b 2^19 + 2^20) >> 21 = floor(a / 2 + b / 4 + 1 / 2): a = 1, b = 2 -> 1.0 + 0.5
+  // -> floor(1.5) = 1; a = 3, b = 0 -> 2 (1.5 rounds half UP); a = -3, b = 0 -> -1 (-1.5 half
+  // up); the reference rounds -1.5 away from zero: -2.
+  TinyModel t;
+  const int a = t.i8("a", {1, 4}, 0.5f, 0);
+  const int b = t.i8("b", {1, 4}, 0.25f, 0);
+  const int y = t.i8("y", {1, 4}, 1.f, 0);
+  t.op(tfl::BuiltinOperator::ADD, {a, b}, {y}, opts(tfl::AddOptionsT{}), 2);
+  t.io({a, b}, {y});
+  const auto model = t.finish();
+  const int8_t in[8] = {1, 3, -3, 0, /* b */ 2, 0, 0, 6};
+  const auto lrt = run_runtime(model, in, sizeof(in), KernelSet::kAuto, Int8Arithmetic::kLiteRt);
+  const auto ref = run_runtime(model, in, sizeof(in), KernelSet::kReference);
+  ASSERT_EQ(lrt.size(), 4u);
+  EXPECT_EQ(int8_t(lrt[0]), 1);   // 0.5 + 0.5 = 1.0 exactly
+  EXPECT_EQ(int8_t(lrt[1]), 2);   // 1.5 -> 2
+  EXPECT_EQ(int8_t(lrt[2]), -1);  // -1.5 -> -1 (half up)
+  EXPECT_EQ(int8_t(lrt[3]), 2);   // 6 / 4 = 1.5 -> 2
+  EXPECT_EQ(int8_t(ref[2]), -2);  // TFLite reference: -1.5 -> -2 (half away from zero)
+}
+
 // The int8 tiny ViTs from the quantizer (integer-only: int8 SOFTMAX, GELU, FC, BATCH_MATMUL and
 // LayerNorm), written by test_runtime_litert's RuntimeInt8Model test with
 // TINYVIT_RT_WRITE_GOLDEN=1: rt_vit_int8 is the current exporter's graph (LayerNorm as MEAN, SUB,
@@ -935,6 +979,10 @@ TEST_P(RuntimeGoldenInt8, VitIsBitStableAndNearLiteRt) {
     EXPECT_LE(sum / got.size(), 5.0);
     EXPECT_LE(maxd, 40);
   }
+  // With LiteRT's int8 arithmetic (XNNPACK's requantization where LiteRT's delegate takes the
+  // op, its float-table SOFTMAX): LiteRT's logits bit for bit, on every build and CPU.
+  const auto lrt = run_runtime(model, in.data(), in.size(), KernelSet::kAuto, Int8Arithmetic::kLiteRt);
+  EXPECT_EQ(lrt, want) << name << ": LiteRT arithmetic differs from LiteRT.js's recorded output";
 }
 INSTANTIATE_TEST_SUITE_P(RuntimeGolden, RuntimeGoldenInt8,
                          ::testing::Values("rt_vit_int8", "rt_vit_int8_rsqrt"));

@@ -13,6 +13,7 @@
 
 #include "kernels/arm/arm_kernels.h"
 #include "kernels/reference/batch_matmul.h"
+#include "kernels/reference/int8_common.h"
 #include "quant.h"
 #include "rt_schema_generated.h"
 
@@ -115,6 +116,7 @@ void select(OpContext& ctx) {
     fn = f32 ? conv2d_float_neon : (i8 ? conv2d_int8_neon : nullptr);
   } else if (op.code == static_cast<int>(B::BATCH_MATMUL)) {
     if (op.p.i[0] || op.p.i[1]) return;  // adj_x / adj_y: reference only
+    if (i8 && op.p.f[0] != 0.f) return;   // Int8Arithmetic::kLiteRt's float scale: reference only
     fn = f32 ? batch_matmul_float_neon : (i8 ? batch_matmul_int8_neon : nullptr);
   }
   if (!fn) return;
@@ -159,11 +161,7 @@ void fully_connected_int8_neon(const OpContext& ctx) {
   const int8_t* xp = x.as<const int8_t>();
   const int8_t* wp = w.as<const int8_t>();
   int8_t* yp = y.as<int8_t>();
-  auto finish = [&](int32_t acc, int u) {
-    if (b) acc = q::wrapping_add(acc, b[u]);
-    acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[u], p.channel_shifts[u]);
-    return static_cast<int8_t>(q::clamp(q::add_zp(acc, y.zero_point), p.act_min, p.act_max));
-  };
+  auto finish = [&](int32_t acc, int u) { return requantize_channel(acc, b, p, u, y.zero_point); };
   for (int64_t r = 0; r < R; ++r) {
     const int8_t* xr = xp + r * K;
     int8_t* yr = yp + r * U;
@@ -357,9 +355,7 @@ void conv2d_int8_neon(const OpContext& ctx) {
               acc += dot_q(xp + ((static_cast<int64_t>(n) * H + iy) * W + ix) * Ci, wr + kx * Ci, Ci, off);
             }
           }
-          if (b) acc = q::wrapping_add(acc, b[co]);
-          acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[co], p.channel_shifts[co]);
-          yr[co] = static_cast<int8_t>(q::clamp(q::add_zp(acc, y.zero_point), p.act_min, p.act_max));
+          yr[co] = requantize_channel(acc, b, p, co, y.zero_point);
         }
       }
 }

@@ -3,6 +3,8 @@
 //   float: y[m, n] = sum_k a[m, k] b[k, n]
 //   int8:  acc = sum_k (a[m, k] - a_zp) (b[k, n] - b_zp); y = clamp(MBQM(acc, q, s) + y_zp)
 //          with q, s from double(a_scale) * double(b_scale) / double(y_scale).
+//   int8, Int8Arithmetic::kLiteRt with b_zp = 0 (what LiteRT's XNNPACK delegate takes):
+//          y = clamp(rne(float(acc) * (a_scale * b_scale / y_scale)) + y_zp)   (float scale)
 #include "kernels/reference/batch_matmul.h"
 
 #include "kernels/x86/x86_kernels.h"
@@ -66,6 +68,11 @@ void eval_int8(const OpContext& ctx) {
         int32_t acc = 0;
         for (int k = 0; k < g.K; ++k)
           acc += (at(a, m, k, g.M, g.K, g.adj_x) + a_off) * (at(b, k, n, g.K, g.N, g.adj_y) + b_off);
+        if (p.f[0] != 0.f) {  // Int8Arithmetic::kLiteRt, XNNPACK-delegated: fp32 requantization
+          y[static_cast<int64_t>(m) * g.N + n] =
+              static_cast<int8_t>(q::requantize_fp32(acc, p.f[0], Y.zero_point, -128, 127));
+          continue;
+        }
         acc = q::add_zp(q::multiply_by_quantized_multiplier(acc, p.multiplier, p.shift), Y.zero_point);
         y[static_cast<int64_t>(m) * g.N + n] = static_cast<int8_t>(q::clamp(acc, -128, 127));
       }
@@ -145,9 +152,16 @@ Status prepare_batch_matmul(OpContext& ctx) {
     if (s == Status::kOk) s = expect_per_tensor(ctx, b, "rhs");
     if (s == Status::kOk) s = expect_per_tensor(ctx, y, "output");
     if (s != Status::kOk) return s;
+    if (ctx.m.arithmetic == Int8Arithmetic::kLiteRt && b.zero_point == 0) {
+      // LiteRT's XNNPACK delegate takes it (rhs zero point 0): fp32 requantization.
+      ctx.op.p.f[0] = a.scale * b.scale / y.scale;
+      ctx.op.eval = eval_int8;
+      return Status::kOk;
+    }
     const double m = static_cast<double>(a.scale) * static_cast<double>(b.scale) /
                      static_cast<double>(y.scale);
     q::quantize_multiplier(m, &ctx.op.p.multiplier, &ctx.op.p.shift);
+    ctx.op.p.f[0] = 0.f;
     ctx.op.eval = fast && !ax && !ay ? x86::batch_matmul_int8_avx2 : eval_int8;
     if (ctx.op.eval != eval_int8) ctx.op.kernel = "avx2";
     return Status::kOk;

@@ -75,11 +75,8 @@ void eval_int8(const OpContext& ctx) {
               for (int ci = 0; ci < Ci; ++ci) acc += static_cast<int32_t>(wr[ci]) * (xr[ci] + in_offset);
             }
           }
-          if (b) acc = q::wrapping_add(acc, b[co]);
-          acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[co], p.channel_shifts[co]);
-          acc = q::add_zp(acc, y.zero_point);
           yp[((static_cast<int64_t>(n) * OH + oy) * OW + ox) * Co + co] =
-              static_cast<int8_t>(q::clamp(acc, p.act_min, p.act_max));
+              requantize_channel(acc, b, p, co, y.zero_point);
         }
 }
 

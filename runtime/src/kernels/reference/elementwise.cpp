@@ -7,6 +7,14 @@
 //   MUL:     y = clamp(MBQM((a - za) (b - zb), sa * sb / sy) + zy, act)
 //   SQUARED_DIFFERENCE: left_shift = 7; twice_max = 2 * max(sa, sb) (double);
 //            a', b' as ADD with shift 7; y = clamp(MBQM((a' - b')^2, twice_max^2 / (2^14 sy)) + zy)
+// int8, Int8Arithmetic::kLiteRt (XNNPACK, where LiteRT's delegate takes the op):
+//   ADD/SUB (sa/sy and sb/sy in [2^-10, 2^8)): ra = sa / sy, rb = +-sb / sy (float; SUB negates
+//            sb); shift = 20 - exponent(max(|ra|, |rb|)); ma = rne(ra 2^shift), mb = rne(rb 2^shift);
+//            y = clamp(((a - za) ma + (b - zb) mb + 2^(shift-1)) >> shift + zy)  (round half up)
+//   MUL (sa sb / sy in [2^-16, 2^8)): y = clamp(rne(float((a - za)(b - zb)) * (sa * sb / sy)) + zy)
+//   SQUARED_DIFFERENCE: not delegated (float only), so the reference arithmetic above.
+#include <cmath>
+
 #include "kernels/shape_util.h"
 #include "kernels/x86/x86_kernels.h"
 #include "quant.h"
@@ -152,6 +160,59 @@ void eval_addsub_q(const OpContext& ctx) {
   });
 }
 
+// XNNPACK's qs8 vadd: p.i[0] = -za, p.i[1] = -zb; multiplier = ma, multiplier2 = mb (signed),
+// shift = XNNPACK's shift (13..30). SUB is this with a negated mb.
+void eval_addsub_xnn(const OpContext& ctx) {
+  const OpParams& p = ctx.op.p;
+  const int32_t zy = ctx.out().zero_point;
+  const int32_t za = p.i[0], zb = p.i[1], ma = p.multiplier, mb = p.multiplier2;
+  const int32_t rounding = int32_t{1} << (p.shift - 1);
+  const int sh = p.shift;
+  const int32_t lo = p.act_min, hi = p.act_max;
+  apply_int8(ctx, [=](int8_t a, int8_t b) {
+    // |a - za|, |b - zb| <= 255 and |ma|, |mb| < 2^21: the sum stays below 2^30
+    const int32_t acc = (a + za) * ma + (b + zb) * mb + rounding;
+    return static_cast<int8_t>(q::clamp((acc >> sh) + zy, lo, hi));
+  });
+}
+
+// XNNPACK's qs8 vmul on x86/wasm (fp32 requantization): p.f[0] = float(sa * sb) / sy.
+void eval_mul_xnn(const OpContext& ctx) {
+  const OpParams& p = ctx.op.p;
+  const int32_t zy = ctx.out().zero_point;
+  const int32_t za = p.i[0], zb = p.i[1];
+  const float scale = p.f[0];
+  const int32_t lo = p.act_min, hi = p.act_max;
+  apply_int8(ctx, [=](int8_t a, int8_t b) {
+    return static_cast<int8_t>(q::requantize_fp32((a + za) * (b + zb), scale, zy, lo, hi));
+  });
+}
+
+// XNNPACK's ADD/SUB parameters (xnn_init_qs8_add_minmax_scalar_params); false when LiteRT's
+// delegate would not take the op (a scale ratio outside [2^-10, 2^8)).
+bool prepare_addsub_xnn(OpContext& ctx, Kind kind) {
+  const Tensor& a = ctx.in(0);
+  const Tensor& b = ctx.in(1);
+  const Tensor& y = ctx.out();
+  const float ra = a.scale / y.scale;
+  const float rb = (kind == kSub ? -b.scale : b.scale) / y.scale;
+  const float abs_a = std::fabs(ra), abs_b = std::fabs(rb);
+  auto in_range = [](float r) { return r >= 1.f / 1024 && r < 256.f; };
+  if (!in_range(abs_a) || !in_range(abs_b)) return false;
+  const float max_abs = abs_a > abs_b ? abs_a : abs_b;
+  const int exponent = std::ilogb(max_abs);  // -10 .. 7
+  const int shift = 20 - exponent;           // 13 .. 30
+  OpParams& p = ctx.op.p;
+  const int32_t abs_ma = static_cast<int32_t>(std::lrint(std::ldexp(abs_a, shift)));
+  const int32_t abs_mb = static_cast<int32_t>(std::lrint(std::ldexp(abs_b, shift)));
+  p.multiplier = std::signbit(ra) ? -abs_ma : abs_ma;
+  p.multiplier2 = std::signbit(rb) ? -abs_mb : abs_mb;
+  p.shift = shift;
+  choose_layout(ctx);
+  ctx.op.eval = eval_addsub_xnn;
+  return true;
+}
+
 void eval_mul_q(const OpContext& ctx) {
   const OpParams& p = ctx.op.p;
   const int32_t zy = ctx.out().zero_point;
@@ -236,6 +297,19 @@ Status prepare_binary(OpContext& ctx, Kind kind) {
   if (s != Status::kOk) return s;
   p.i[0] = -a.zero_point;
   p.i[1] = -b.zero_point;
+  if (ctx.m.arithmetic == Int8Arithmetic::kLiteRt) {
+    if ((kind == kAdd || kind == kSub) && prepare_addsub_xnn(ctx, kind)) return Status::kOk;
+    if (kind == kMul) {
+      const float r = a.scale * b.scale / y.scale;
+      if (r >= 1.f / 65536 && r < 256.f) {
+        p.f[0] = r;
+        choose_layout(ctx);
+        ctx.op.eval = eval_mul_xnn;
+        return Status::kOk;
+      }
+    }
+    // otherwise LiteRT runs its builtin kernel: the reference arithmetic below
+  }
   if (kind == kMul) {
     const double m = static_cast<double>(a.scale) * static_cast<double>(b.scale) /
                      static_cast<double>(y.scale);

@@ -1,7 +1,8 @@
 // FULLY_CONNECTED: x (..., K), w (U, K) [row-major, one row per output unit], b (U) optional.
 //   y[r, u] = act(b[u] + sum_k x[r, k] * w[u, k]),  r over the R = elements(x) / K rows.
 // keep_num_dims: y has x's shape with the last dim = U; otherwise y is (R, U).
-// int8: acc = b[u] + sum_k w[u, k] * (x[r, k] - x_zp);  y = clamp(MBQM(acc, q_u, s_u) + y_zp).
+// int8: acc = b[u] + sum_k w[u, k] * (x[r, k] - x_zp);  y = clamp(MBQM(acc, q_u, s_u) + y_zp)
+//   (Int8Arithmetic::kLiteRt: fp32 requantization, int8_common.h).
 #include "kernels/kernel.h"
 #include "kernels/reference/int8_common.h"
 #include "kernels/x86/x86_kernels.h"
@@ -50,10 +51,7 @@ void eval_int8(const OpContext& ctx) {
       const int8_t* xr = xp + r * K;
       const int8_t* wr = wp + static_cast<int64_t>(u) * K;
       for (int k = 0; k < K; ++k) acc += static_cast<int32_t>(wr[k]) * (xr[k] + in_offset);
-      if (b) acc = q::wrapping_add(acc, b[u]);
-      acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[u], p.channel_shifts[u]);
-      acc = q::add_zp(acc, y.zero_point);
-      yp[r * U + u] = static_cast<int8_t>(q::clamp(acc, p.act_min, p.act_max));
+      yp[r * U + u] = requantize_channel(acc, b, p, u, y.zero_point);
     }
 }
 

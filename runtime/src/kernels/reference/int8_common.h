@@ -4,8 +4,12 @@
 //   multiplier_c = double(in_scale) * double(w_scale_c) / double(out_scale)  -> (q_c, shift_c)
 // and the kernels compute
 //   acc = bias_c + sum (w - 0) * (x - in_zp);  y = clamp(MBQM(acc, q_c, shift_c) + out_zp).
+// Int8Arithmetic::kLiteRt instead keeps XNNPACK's float scale per channel,
+//   scale_c = float(in_scale) * float(w_scale_c) / float(out_scale)   (float operations)
+// and requantizes with q::requantize_fp32 (one rounding, ties to even).
 #include "kernels/kernel.h"
 #include "quant.h"
+#include "rt_schema_generated.h"
 
 namespace tinyvit::rt {
 
@@ -29,6 +33,20 @@ inline Status prepare_int8_weights(OpContext& ctx, const Tensor& x, const Tensor
                   bias->name, dtype_name(bias->type));
   }
   OpParams& p = ctx.op.p;
+  // LiteRT's XNNPACK delegate declines a CONV_2D without bias and any requantization scale
+  // >= 256 (its builtin kernel, the reference arithmetic, then runs).
+  bool xnn = ctx.m.arithmetic == Int8Arithmetic::kLiteRt &&
+             (bias || ctx.op.code != static_cast<int>(tfl::BuiltinOperator::CONV_2D));
+  for (int c = 0; xnn && c < channels; ++c)
+    xnn = x.scale * (w.num_scales > 1 ? w.scales[c] : w.scale) / y.scale < 256.f;
+  if (xnn) {
+    p.channel_scales =
+        static_cast<float*>(persistent_alloc(ctx.m, sizeof(float) * static_cast<std::size_t>(channels)));
+    if (!p.channel_scales) return fail(ctx.m, Status::kOutOfMemory, "no room for channel scales");
+    for (int c = 0; c < channels; ++c)
+      p.channel_scales[c] = x.scale * (w.num_scales > 1 ? w.scales[c] : w.scale) / y.scale;
+    return Status::kOk;
+  }
   p.channel_multipliers =
       static_cast<int32_t*>(persistent_alloc(ctx.m, sizeof(int32_t) * static_cast<std::size_t>(channels)));
   p.channel_shifts =
@@ -44,6 +62,18 @@ inline Status prepare_int8_weights(OpContext& ctx, const Tensor& x, const Tensor
     p.channel_shifts[c] = shift;
   }
   return Status::kOk;
+}
+
+// The requantization epilogue of output channel c, shared by every FC / CONV_2D kernel
+// (reference, AVX2, NEON): acc (without bias) + bias (wrapping, as TFLite's int32
+// accumulator) -> int8, in the op's arithmetic.
+inline int8_t requantize_channel(int32_t acc, const int32_t* bias, const OpParams& p, int c,
+                                 int32_t out_zp) {
+  if (bias) acc = q::wrapping_add(acc, bias[c]);
+  if (p.channel_scales)
+    return static_cast<int8_t>(q::requantize_fp32(acc, p.channel_scales[c], out_zp, p.act_min, p.act_max));
+  acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[c], p.channel_shifts[c]);
+  return static_cast<int8_t>(q::clamp(q::add_zp(acc, out_zp), p.act_min, p.act_max));
 }
 
 }  // namespace tinyvit::rt

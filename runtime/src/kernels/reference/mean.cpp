@@ -3,6 +3,8 @@
 //   int8 (TFLite reference, same scale/zero point in and out not required):
 //     sum_q = sum (x - zx) over the reduced elements (int32);
 //     y = clamp(MBQM(sum_q, q, s) / count-rounding ... ) -- see eval_int8 for the exact steps.
+#include <cmath>
+
 #include "kernels/shape_util.h"
 #include "quant.h"
 #include "rt_schema_generated.h"
@@ -99,6 +101,20 @@ void eval_int8(const OpContext& ctx) {
   reduce<int32_t, int8_t>(ctx, static_cast<int32_t*>(nullptr), store);
 }
 
+// int8, Int8Arithmetic::kLiteRt (XNNPACK's qs8 reduce + convert, matched bit for bit against
+// LiteRT.js): the raw int32 sum S = sum x (zero point not subtracted), then in float
+//   inv = (sx / sy) * (1 / count),  zy' = zy - float(count * zx) * inv,
+//   y = clamp(rne(float(S) * inv + zy'), -128, 127)   (ties to even, no fused multiply-add).
+// p.f[0] = inv, p.f[1] = zy'.
+void eval_int8_xnn(const OpContext& ctx) {
+  int8_t* yp = ctx.out().as<int8_t>();
+  const float inv = ctx.op.p.f[0], zy = ctx.op.p.f[1];
+  auto store = [&](int64_t o, int32_t acc) {
+    yp[o] = static_cast<int8_t>(q::round_half_even_clamped(static_cast<float>(acc) * inv + zy, -128, 127));
+  };
+  reduce<int32_t, int8_t>(ctx, static_cast<int32_t*>(nullptr), store);
+}
+
 }  // namespace
 
 Status prepare_mean(OpContext& ctx) {
@@ -147,6 +163,14 @@ Status prepare_mean(OpContext& ctx) {
     s = expect_per_tensor(ctx, x, "input");
     if (s == Status::kOk) s = expect_per_tensor(ctx, y, "output");
     if (s != Status::kOk) return s;
+    if (ctx.m.arithmetic == Int8Arithmetic::kLiteRt) {
+      const float inv = (x.scale / y.scale) * (1.f / static_cast<float>(count));
+      p.f[0] = inv;
+      p.f[1] = static_cast<float>(y.zero_point) -
+               static_cast<float>(static_cast<int32_t>(count) * x.zero_point) * inv;
+      ctx.op.eval = eval_int8_xnn;
+      return Status::kOk;
+    }
     const double m = static_cast<double>(x.scale) / static_cast<double>(y.scale);
     q::quantize_multiplier(m, &p.multiplier, &p.shift);
     // p.i[7] = 1 when every reduced axis of size > 1 comes after every kept axis of size > 1

@@ -1,6 +1,12 @@
 // QUANTIZE (float32 -> int8: y = clamp(round_half_away(x / sy) + zy); int8 -> int8:
 // y = clamp(MBQM(x - zx, q, s) + zy) with q, s from double(sx) / double(sy)) and
 // DEQUANTIZE (int8 -> float32: y = float(double(sx) * (x - zx))).
+// Int8Arithmetic::kLiteRt (XNNPACK's convert): float32 -> int8: y = rne(clamp(x * (1 / sy))) + zy
+// (a multiply by the float reciprocal); int8 -> int8 (sx / sy in [1/256, 128]):
+// m = rne(256 * (sx / sy)), y = clamp(((zy << 8) - m zx + 128 + m x) >> 8) (8 fraction bits).
+// DEQUANTIZE is the same in both.
+#include <cmath>
+
 #include "kernels/kernel.h"
 #include "quant.h"
 
@@ -13,6 +19,28 @@ void eval_quantize(const OpContext& ctx) {
   const float* xp = x.as<const float>();
   int8_t* yp = y.as<int8_t>();
   for (int64_t i = 0; i < x.elements; ++i) yp[i] = q::quantize(xp[i], y.scale, y.zero_point);
+}
+
+// p.f[0] = 1 / sy (float)
+void eval_quantize_xnn(const OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& y = ctx.out();
+  const float* xp = x.as<const float>();
+  int8_t* yp = y.as<int8_t>();
+  const float inv = ctx.op.p.f[0];
+  const int32_t zy = y.zero_point;
+  for (int64_t i = 0; i < x.elements; ++i)
+    yp[i] = static_cast<int8_t>(q::round_half_even_clamped(xp[i] * inv, -128 - zy, 127 - zy) + zy);
+}
+
+// p.multiplier = m, p.i[0] = (zy << 8) - m zx + 128
+void eval_requantize_xnn(const OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const int8_t* xp = x.as<const int8_t>();
+  int8_t* yp = ctx.out().as<int8_t>();
+  const int32_t m = ctx.op.p.multiplier, bias = ctx.op.p.i[0];
+  for (int64_t i = 0; i < x.elements; ++i)
+    yp[i] = static_cast<int8_t>(q::clamp((bias + m * xp[i]) >> 8, -128, 127));
 }
 
 void eval_requantize(const OpContext& ctx) {
@@ -47,12 +75,22 @@ Status prepare_quantize(OpContext& ctx) {
   if (!same_shape(x, y)) return fail(ctx.m, Status::kMalformedModel, "output shape differs");
   if (y.type != DType::kInt8) return fail(ctx.m, Status::kUnsupported, "output must be int8");
   if ((s = expect_per_tensor(ctx, y, "output")) != Status::kOk) return s;
+  const bool litert = ctx.m.arithmetic == Int8Arithmetic::kLiteRt;
   if (x.type == DType::kFloat32) {
-    ctx.op.eval = eval_quantize;
+    ctx.op.p.f[0] = 1.0f / y.scale;
+    ctx.op.eval = litert ? eval_quantize_xnn : eval_quantize;
     return Status::kOk;
   }
   if (x.type == DType::kInt8) {
     if ((s = expect_per_tensor(ctx, x, "input")) != Status::kOk) return s;
+    const float ratio = x.scale / y.scale;
+    if (litert && ratio >= 1.f / 256 && ratio <= 128.f) {
+      const int32_t m = static_cast<int32_t>(std::lrint(256.0f * ratio));  // 1 .. 32768
+      ctx.op.p.multiplier = m;
+      ctx.op.p.i[0] = y.zero_point * 256 - m * x.zero_point + 0x80;
+      ctx.op.eval = eval_requantize_xnn;
+      return Status::kOk;
+    }
     q::quantize_multiplier(static_cast<double>(x.scale) / static_cast<double>(y.scale),
                            &ctx.op.p.multiplier, &ctx.op.p.shift);
     ctx.op.eval = eval_requantize;

@@ -10,8 +10,11 @@
 //       sum = sum of RoundingDivideByPOT(e(d), 12)                        (Q12.19 accumulator)
 //       r = GetReciprocal(sum, 12, &bits)       (1 / (1 + x) Newton-Raphson, Q0.31 mantissa)
 //       y = clamp(RoundingDivideByPOT(SRDHM(r, e(d)), bits + 31 - 8) - 128, -128, 127)
-//     (LiteRT's builtin kernel, optimized_ops::Softmax, uses a float exp table instead and can
-//     differ from this by a step: docs/runtime.md.)
+//   int8, Int8Arithmetic::kLiteRt: LiteRT's builtin kernel on x86/wasm (optimized_ops::Softmax
+//     with PopulateSoftmaxLookupTable; its XNNPACK delegate takes float softmax only):
+//       t[d] = expf(-sx * beta * d) (float, d = max - x in [0, 255]); sum = sum t in float;
+//       inv = 1 / (sum * sy); y = clamp(round_half_away(t * inv) + zy)
+//     It can differ from the fixed point above by a step (docs/runtime.md).
 #include <cmath>
 
 #include "kernels/kernel.h"
@@ -81,6 +84,34 @@ void eval_int8(const OpContext& ctx) {
   }
 }
 
+// p.lutf[d] = expf(-sx * beta * d); p.f[1] = sy.
+void eval_int8_float_table(const OpContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const int D = x.dims[x.rank - 1];
+  const int64_t rows = x.elements / D;
+  const float* table = ctx.op.p.lutf;
+  const float sy = ctx.op.p.f[1];
+  const int32_t zy = ctx.out().zero_point;
+  const int8_t* xp = x.as<const int8_t>();
+  int8_t* yp = ctx.out().as<int8_t>();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int8_t* xr = xp + r * D;
+    int8_t* yr = yp + r * D;
+    int32_t mx = -128;
+    for (int i = 0; i < D; ++i) mx = xr[i] > mx ? xr[i] : mx;
+    float sum = 0.f;
+    for (int i = 0; i < D; ++i) sum += table[mx - xr[i]];
+    const float inv = 1.0f / (sum * sy);
+    for (int i = 0; i < D; ++i) {
+      // t * inv <= 1 / sy; a hostile file's scales can make it NaN or huge: clamp first
+      float pr = table[mx - xr[i]] * inv;
+      pr = pr >= 0.f ? (pr < 512.f ? pr : 512.f) : 0.f;
+      const int32_t v = static_cast<int32_t>(std::round(pr)) + zy;
+      yr[i] = static_cast<int8_t>(q::clamp(v, -128, 127));
+    }
+  }
+}
+
 Status prepare_int8(OpContext& ctx, float beta) {
   const Tensor& x = ctx.in(0);
   const Tensor& y = ctx.out();
@@ -110,6 +141,16 @@ Status prepare_int8(OpContext& ctx, float beta) {
     ++e;
   }
   OpParams& p = ctx.op.p;
+  if (ctx.m.arithmetic == Int8Arithmetic::kLiteRt) {
+    float* table = static_cast<float*>(persistent_alloc(ctx.m, sizeof(float) * 256));
+    if (!table) return fail(ctx.m, Status::kOutOfMemory, "no room for the softmax exp table");
+    const float k = -x.scale * beta;
+    for (int d = 0; d < 256; ++d) table[d] = std::exp(k * static_cast<float>(d));
+    p.lutf = table;
+    p.f[1] = y.scale;
+    ctx.op.eval = eval_int8_float_table;
+    return Status::kOk;
+  }
   p.multiplier = static_cast<int32_t>(qf);
   p.left_shift = e;  // 1 .. 31
   // CalculateInputRadius(5, left_shift): floor(31 * 2^26 / 2^left_shift).

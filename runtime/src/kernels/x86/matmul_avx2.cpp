@@ -14,6 +14,7 @@
 #include <immintrin.h>
 
 #include "kernels/reference/batch_matmul.h"
+#include "kernels/reference/int8_common.h"
 #include "kernels/shape_util.h"
 #include "kernels/x86/x86_kernels.h"
 #include "quant.h"
@@ -227,19 +228,24 @@ void fully_connected_int8_avx2(const OpContext& ctx) {
   const int8_t* xp = x.as<const int8_t>();
   const int8_t* wp = w.as<const int8_t>();
   int8_t* yp = y.as<int8_t>();
-  auto finish = [&](int32_t acc, int u) {
-    if (b) acc = q::wrapping_add(acc, b[u]);
-    acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[u], p.channel_shifts[u]);
-    return static_cast<int8_t>(q::clamp(q::add_zp(acc, y.zero_point), p.act_min, p.act_max));
-  };
-  // 8 units at a time: bias, requantization (mbqm8), zero point and clamp on 8 lanes.
+  auto finish = [&](int32_t acc, int u) { return requantize_channel(acc, b, p, u, y.zero_point); };
+  // 8 units at a time: bias, requantization (mbqm8, or Int8Arithmetic::kLiteRt's float scale:
+  // cvtps2dq rounds to nearest even like q::requantize_fp32), zero point and clamp on 8 lanes.
   const __m256i zp8 = _mm256_set1_epi32(y.zero_point);
   const __m256i lo8 = _mm256_set1_epi32(p.act_min), hi8 = _mm256_set1_epi32(p.act_max);
+  const __m256 flo8 = _mm256_set1_ps(static_cast<float>(p.act_min - y.zero_point));
+  const __m256 fhi8 = _mm256_set1_ps(static_cast<float>(p.act_max - y.zero_point));
   auto finish8 = [&](const int32_t* acc, int u, int8_t* out) {
     __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc));
     if (b) v = _mm256_add_epi32(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + u)));
-    v = mbqm8(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.channel_multipliers + u)),
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.channel_shifts + u)));
+    if (p.channel_scales) {
+      __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(p.channel_scales + u));
+      f = _mm256_min_ps(_mm256_max_ps(f, flo8), fhi8);  // max_ps(NaN, lo) = lo, as the scalar
+      v = _mm256_cvtps_epi32(f);
+    } else {
+      v = mbqm8(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.channel_multipliers + u)),
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.channel_shifts + u)));
+    }
     v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, zp8), lo8), hi8);
     const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packs_epi16(w16, w16));
@@ -489,9 +495,7 @@ void conv2d_int8_avx2(const OpContext& ctx) {
               acc += dot_q(xp + ((static_cast<int64_t>(n) * H + iy) * W + ix) * Ci, wr + kx * Ci, Ci, off);
             }
           }
-          if (b) acc = q::wrapping_add(acc, b[co]);
-          acc = q::multiply_by_quantized_multiplier(acc, p.channel_multipliers[co], p.channel_shifts[co]);
-          yr[co] = static_cast<int8_t>(q::clamp(q::add_zp(acc, y.zero_point), p.act_min, p.act_max));
+          yr[co] = requantize_channel(acc, b, p, co, y.zero_point);
         }
       }
 }
