@@ -85,6 +85,20 @@ PtqResult run_ptq(models::Classifier& model, const torch::Tensor& calib_pixels,
     rep["accuracy_drop_points"] = 100.0 * (fq.accuracy_a - fq.accuracy_b);
   }
   rep["int8_sim_vs_float_top1_agreement"] = fq.top1_agreement;
+  // The exact simulation (LiteRT's integer arithmetic, op for op; ViT, all int8): the
+  // accuracy the file itself has in LiteRT.
+  torch::Tensor exact_logits;
+  const auto& mc = model.config();
+  if (mc.family == "vit" && keep.empty() && !mc.vit.distill_token) {
+    t0 = std::chrono::steady_clock::now();
+    exact_logits = sim_logits(*sim, eval_pixels, SimMode::kExact);
+    const auto fe = compare_logits(float_logits, exact_logits, eval_labels, out_scale);
+    rep["exact_sim"] = {{"vs_float_top1_agreement", fe.top1_agreement},
+                        {"vs_fake_quant_top1_agreement",
+                         exact_logits.argmax(1).eq(int8_logits.argmax(1)).to(torch::kFloat64).mean().item<double>()},
+                        {"seconds", seconds_since(t0)}};
+    if (labels) rep["exact_sim"]["accuracy"] = fe.accuracy_b;
+  }
 
   if (o.compare_methods) {
     nlohmann::json rows = nlohmann::json::array();
@@ -141,6 +155,15 @@ PtqResult run_ptq(models::Classifier& model, const torch::Tensor& calib_pixels,
       rep["litert"]["accuracy"] = g.accuracy_b;
       rep["litert"]["float_accuracy_same_images"] = gf.accuracy_a;
     }
+    if (exact_logits.defined()) {
+      const auto ex = exact_logits.slice(0, 0, n);
+      const auto ge = compare_logits(ex, lr.logits, sub_labels, lr.scale);
+      rep["litert"]["top1_agreement_with_exact_sim"] = ge.top1_agreement;
+      rep["litert"]["mean_abs_diff_steps_exact_sim"] = ge.mean_abs_diff;
+      rep["litert"]["max_abs_diff_steps_exact_sim"] = ge.max_abs_diff;
+      rep["litert"]["identical_logits_exact_sim"] =
+          ex.eq(lr.logits).to(torch::kFloat64).mean().item<double>();
+    }
   }
   if (o.sensitivity && labels) {
     nlohmann::json rows = nlohmann::json::array();
@@ -171,6 +194,17 @@ std::string format_report(const nlohmann::json& r) {
                      -r["accuracy_drop_points"].get<double>());
   s += fmt::format("top-1 agreement int8 (simulated) vs float: {:.2f}%\n",
                    100 * r["int8_sim_vs_float_top1_agreement"].get<double>());
+  if (r.contains("exact_sim")) {
+    const auto& e = r["exact_sim"];
+    s += fmt::format("exact int8 simulation (LiteRT's arithmetic): {}agreement with float {:.2f}%, "
+                     "with the fake-quant simulation {:.2f}% ({:.1f} s)\n",
+                     e.contains("accuracy")
+                         ? fmt::format("accuracy {:.2f}%, ", 100 * e["accuracy"].get<double>())
+                         : std::string(),
+                     100 * e["vs_float_top1_agreement"].get<double>(),
+                     100 * e["vs_fake_quant_top1_agreement"].get<double>(),
+                     e["seconds"].get<double>());
+  }
   if (r.contains("litert")) {
     const auto& l = r["litert"];
     s += fmt::format("LiteRT.js on {} images: agreement with simulation {:.2f}%, mean |diff| "
@@ -182,6 +216,13 @@ std::string format_report(const nlohmann::json& r) {
       s += fmt::format(", accuracy {:.2f}% (float {:.2f}%)", 100 * l["accuracy"].get<double>(),
                        100 * l["float_accuracy_same_images"].get<double>());
     s += "\n";
+    if (l.contains("top1_agreement_with_exact_sim"))
+      s += fmt::format("LiteRT.js vs the exact simulation: top-1 agreement {:.2f}%, {:.2f}% of "
+                       "logits identical, mean |diff| {:.3f} steps (max {:.0f})\n",
+                       100 * l["top1_agreement_with_exact_sim"].get<double>(),
+                       100 * l["identical_logits_exact_sim"].get<double>(),
+                       l["mean_abs_diff_steps_exact_sim"].get<double>(),
+                       l["max_abs_diff_steps_exact_sim"].get<double>());
   }
   if (r.contains("qat"))
     s += fmt::format("QAT: {} steps, loss {:.4f} -> {:.4f}{}\n", r["qat"]["steps"].get<int>(),

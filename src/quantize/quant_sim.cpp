@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "export/tflite_export_int8.h"
+#include "quantize/litert_arith.h"
 
 namespace tinyvit::quantize {
 namespace {
@@ -107,7 +108,72 @@ class VitSim : public QuantSim {
     return qfixed(name, u, fixed);
   }
 
+  // SimMode::kExact: lower_vit_int8's graph, op for op, on stored int8 values (int64 tensors)
+  // with LiteRT's arithmetic; the same folded weights and table as the exporter.
+  torch::Tensor forward_exact(const torch::Tensor& pixels) {
+    namespace L = litert;
+    if (!float_layers.empty() || quantize_activation || quantize_weight || config_.vit.distill_token)
+      throw Error("quantize: the exact int8 simulation needs a fully int8 ViT without "
+                  "distillation token");
+    const auto& c = config_.vit;
+    const int64_t B = pixels.size(0);
+    const int hd = c.head_dim_resolved();
+    auto P = [&](const std::string& n) { return act_param(n); };
+    auto W = [&](const std::string& n) { return F_.at(n + ".weight"); };
+    auto Bi = [&](const std::string& n) { return F_.at(n + ".bias"); };
+    const QuantParam l2p = exporter::l2norm_output_param();
+    auto ln = [&](const torch::Tensor& x, QuantParam px, const std::string& n) {
+      auto mu = L::mean_last(x, px, P(n + ".mean"));
+      auto d = L::add(x, px, mu, P(n + ".mean"), P(n + ".centered"), true);
+      return L::l2_normalization(d, P(n + ".centered"));
+    };
+    auto img = L::quantize(pixels, exporter::pixel_param());
+    auto t = L::conv2d(img, exporter::pixel_param(), W("patch_embed.proj"), Bi("patch_embed.proj"),
+                       c.patch_size, P("patch_embed.proj"));
+    t = t.flatten(2).transpose(1, 2);  // (B, N, D)
+    if (P("patch_embed.proj") != P("tokens"))
+      throw Error("quantize: exact int8 simulation: tokens and patch embedding parameters differ");
+    auto cls = L::constant(F_.at("cls_token"), P("tokens"));
+    auto x = torch::cat({cls.expand({B, -1, -1}), t}, 1);  // (B, T, D)
+    const auto& pos = F_.at("pos_embed");
+    const QuantParam pp = exporter::const_params(pos);
+    x = L::add(x, P("tokens"), L::constant(pos, pp), pp, P("tokens.pos"), false);
+    QuantParam px = P("tokens.pos");
+    const int64_t T = x.size(1);
+    for (int i = 0; i < c.depth; ++i) {
+      const std::string blk = "blocks." + std::to_string(i);
+      const int64_t H = c.heads_of(i), A = H * hd;
+      auto heads = [&](const torch::Tensor& y) { return y.reshape({B, T, H, hd}).permute({0, 2, 1, 3}); };
+      auto z = ln(x, px, blk + ".norm1");
+      auto fc = [&](const torch::Tensor& in, QuantParam pin, const std::string& n) {
+        return L::fully_connected(in, pin, W(n), Bi(n), P(n));
+      };
+      auto q = heads(fc(z, l2p, blk + ".attn.q"));
+      auto k = heads(fc(z, l2p, blk + ".attn.k"));
+      auto v = heads(fc(z, l2p, blk + ".attn.v"));
+      auto s = L::batch_matmul(q, P(blk + ".attn.q"), k.transpose(-2, -1), P(blk + ".attn.k"),
+                               P(blk + ".attn.scores"));
+      auto a = L::softmax(s, P(blk + ".attn.scores"));
+      auto ctx = L::batch_matmul(a, exporter::softmax_output_param(), v, P(blk + ".attn.v"),
+                                 P(blk + ".attn.context"));
+      ctx = ctx.permute({0, 2, 1, 3}).reshape({B, T, A});
+      auto proj = fc(ctx, P(blk + ".attn.context"), blk + ".attn.proj");
+      x = L::add(x, px, proj, P(blk + ".attn.proj"), P(blk + ".attn.residual"), false);
+      px = P(blk + ".attn.residual");
+      z = ln(x, px, blk + ".norm2");
+      auto h = fc(z, l2p, blk + ".mlp.fc1");
+      h = L::gelu(h, P(blk + ".mlp.fc1"), P(blk + ".mlp.gelu"));
+      h = fc(h, P(blk + ".mlp.gelu"), blk + ".mlp.fc2");
+      x = L::add(x, px, h, P(blk + ".mlp.fc2"), P(blk + ".mlp.residual"), false);
+      px = P(blk + ".mlp.residual");
+    }
+    auto z = ln(x, px, "norm").slice(1, 0, c.num_prefix_tokens()).flatten(1);
+    auto logits = L::fully_connected(z, l2p, W("logits"), Bi("logits"), P("logits"));
+    return L::dequantize(logits, P("logits"));
+  }
+
   torch::Tensor forward(const torch::Tensor& pixels) override {
+    if (mode == SimMode::kExact) return forward_exact(pixels);
     const auto& c = config_.vit;
     const int64_t B = pixels.size(0);
     const int hd = c.head_dim_resolved();
@@ -175,6 +241,8 @@ class ResNetSim : public QuantSim {
   }
 
   torch::Tensor forward(const torch::Tensor& pixels) override {
+    if (mode == SimMode::kExact)
+      throw Error("quantize: the exact int8 simulation is implemented for ViTs only");
     const auto& c = config_.resnet;
     auto x = qfixed("image", pixels, exporter::pixel_param());
     std::string in = "image";

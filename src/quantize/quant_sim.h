@@ -17,7 +17,9 @@
 // Modes: kFloat (no quantization: the float model, for reference), kCalibrate (float, and
 // every quantization point's input goes to a RangeObserver), kQuant (fake quantization with
 // a QuantTable). In kQuant `ste` makes rounding straight-through so QAT can train the folded
-// weights (params(), which then are the tensors the exporter writes).
+// weights (params(), which then are the tensors the exporter writes). kExact (ViT, every
+// tensor int8, forward only): the int8 graph evaluated on integers with LiteRT's arithmetic
+// op for op (litert_arith.h), so its logits are the bytes LiteRT computes for the file.
 #include <torch/torch.h>
 
 #include <functional>
@@ -34,7 +36,7 @@
 
 namespace tinyvit::quantize {
 
-enum class SimMode { kFloat, kCalibrate, kQuant };
+enum class SimMode { kFloat, kCalibrate, kQuant, kExact };
 
 class QuantSim {
  public:

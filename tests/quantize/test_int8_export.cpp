@@ -52,8 +52,10 @@ Calibrated calibrated(const models::ModelConfig& c, uint64_t seed, int64_t n = 1
 }
 
 // Exports with `io`, runs `n` images in LiteRT.js, compares with the simulation (in steps).
+// exact: also require the exact simulation (SimMode::kExact, LiteRT's integer arithmetic) to
+// give LiteRT's logits exactly (ViTs without distillation token).
 Agreement litert_vs_sim(Calibrated& m, exporter::Int8Io io, int n, const std::string& name,
-                        std::vector<uint8_t>* bytes = nullptr) {
+                        std::vector<uint8_t>* bytes = nullptr, bool exact = false) {
   exporter::Int8ExportOptions eo;
   eo.io = io;
   eo.mean = kMean;
@@ -67,6 +69,14 @@ Agreement litert_vs_sim(Calibrated& m, exporter::Int8Io io, int n, const std::st
   const auto g = compare_logits(sim, lr.logits, torch::Tensor(), lr.scale);
   std::cout << "[ measured ] " << name << ": top-1 agreement " << g.top1_agreement
             << ", mean |diff| " << g.mean_abs_diff << " steps, max " << g.max_abs_diff << "\n";
+  if (exact) {
+    const auto ge = compare_logits(sim_logits(*m.sim, px, SimMode::kExact), lr.logits,
+                                   torch::Tensor(), lr.scale);
+    std::cout << "[ measured ] " << name << ": exact simulation vs LiteRT: top-1 "
+              << ge.top1_agreement << ", max |diff| " << ge.max_abs_diff << " steps\n";
+    EXPECT_EQ(ge.max_abs_diff, 0.0) << name;
+    EXPECT_EQ(ge.top1_agreement, 1.0) << name;
+  }
   return g;
 }
 
@@ -77,7 +87,7 @@ TEST_P(Int8Io, TinyVitRunsInLiteRtAndMatchesSimulation) {
   std::vector<uint8_t> bytes;
   const auto g = litert_vs_sim(m, GetParam(), 300,
                                std::string("vit_int8_io_") + exporter::int8_io_name(GetParam()),
-                               &bytes);
+                               &bytes, true);
   EXPECT_GE(g.top1_agreement, kVitTop1);
   EXPECT_LE(g.mean_abs_diff, kVitSteps);
   // the whole graph is int8: every op the ViT needs is there

@@ -71,6 +71,14 @@ TEST(QuantizeRealData, StudentInt8AgreesWithSimulationInLiteRt) {
   // The bound is the measurement with margin, so regressions show.
   EXPECT_GE(g.top1_agreement, 0.92);
   EXPECT_LE(g.mean_abs_diff, 3.0);
+  // The exact simulation (LiteRT's integer arithmetic op for op) reproduces the file: every
+  // logit of every image.
+  const auto ge = compare_logits(sim_logits(*sim, val_px, SimMode::kExact), lr.logits, val_labels,
+                                 lr.scale);
+  std::cout << "[ measured ] real images: LiteRT vs exact simulation top-1 " << ge.top1_agreement
+            << ", max |diff| " << ge.max_abs_diff << " steps\n";
+  EXPECT_EQ(ge.max_abs_diff, 0.0);
+  EXPECT_EQ(ge.top1_agreement, 1.0);
 }
 
 }  // namespace

@@ -151,6 +151,29 @@ TEST(RuntimeInt8Model, QuantizedTinyVitVsLiteRt) {
     EXPECT_EQ(lrt, want);
   }
 
+  // The exact simulation (SimMode::kExact: the graph on integers with LiteRT's arithmetic, in
+  // LibTorch) must give LiteRT's logits byte for byte; the fake-quant simulation (kQuant, one
+  // rounding from a float result) comes close but not exactly (TFLite's two-rounding BATCH_MATMUL
+  // and integer L2_NORMALIZATION, XNNPACK's 21-bit ADD multipliers).
+  {
+    auto px = torch::from_blob(in.data(), {N, 16, 16, 3}, torch::kUInt8).to(torch::kFloat32);
+    px = ((px.to(torch::kInt8).to(torch::kFloat32) + 128.f) / 255.f).permute({0, 3, 1, 2}).contiguous();
+    const auto out_p = sim->table.at("logits");
+    auto to_bytes = [&](const torch::Tensor& logits) {
+      auto qv = (logits / out_p.scale).round().to(torch::kInt64) + out_p.zero_point;
+      qv = qv.clamp(-128, 127).to(torch::kInt8).contiguous();
+      return std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(qv.data_ptr<int8_t>()),
+                                  reinterpret_cast<const uint8_t*>(qv.data_ptr<int8_t>()) + qv.numel());
+    };
+    const auto exact = to_bytes(quantize::sim_logits(*sim, px, quantize::SimMode::kExact));
+    const auto fake = to_bytes(quantize::sim_logits(*sim, px, quantize::SimMode::kQuant));
+    const Compare ce = compare_logits(exact, want, K, 0), cf = compare_logits(fake, want, K, 2);
+    std::cout << "[ int8 model ] simulation vs LiteRT: exact " << ce.differ << " of " << ce.total
+              << " logits differ; fake-quant " << cf.differ << " (mean " << cf.sum_steps / cf.total
+              << ", max " << cf.max_steps << " steps, top-1 differs on " << cf.top1_mismatch << " of "
+              << N << ")\n";
+    EXPECT_EQ(exact, want);
+  }
   // Top-1 agreement of each side with the float model (the QuantSim in float mode) on the same
   // images (pixels = (q + 128) / 255, NCHW).
   {
