@@ -136,4 +136,27 @@ void inv_sqrt_quantized_multiplier_exp(int32_t input, int32_t* multiplier, int* 
   *shift = -s;  // reverse_shift = -1: a right shift becomes a negative (left-positive) shift
 }
 
+
+bool xnn_add_params(float ra, float rb, int32_t* ma, int32_t* mb, int* shift) {
+  const float abs_a = std::fabs(ra), abs_b = std::fabs(rb);
+  auto in_range = [](float r) { return r >= 1.f / 1024 && r < 256.f; };
+  if (!in_range(abs_a) || !in_range(abs_b)) return false;
+  *shift = 20 - std::ilogb(abs_a > abs_b ? abs_a : abs_b);  // 13 .. 30
+  const int32_t abs_ma = static_cast<int32_t>(std::lrint(std::ldexp(abs_a, *shift)));
+  const int32_t abs_mb = static_cast<int32_t>(std::lrint(std::ldexp(abs_b, *shift)));
+  *ma = std::signbit(ra) ? -abs_ma : abs_ma;
+  *mb = std::signbit(rb) ? -abs_mb : abs_mb;
+  return true;
+}
+
+void xnn_mean_params(float sx, int32_t zx, float sy, int32_t zy, int32_t n, float* inv, float* zy_folded) {
+  *inv = (sx / sy) * (1.f / static_cast<float>(n));
+  *zy_folded = static_cast<float>(zy) - static_cast<float>(n * zx) * *inv;
+}
+
+void softmax_float_table(float sx, float beta, float table[256]) {
+  const float k = -sx * beta;
+  for (int d = 0; d < 256; ++d) table[d] = std::exp(k * static_cast<float>(d));
+}
+
 }  // namespace tinyvit::rt::q

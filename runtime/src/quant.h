@@ -128,4 +128,19 @@ inline int32_t requantize_fp32(int32_t acc, float scale, int32_t zp, int32_t lo,
   return round_half_even_clamped(static_cast<float>(acc) * scale, lo - zp, hi - zp) + zp;
 }
 
+// XNNPACK's ADD/SUB parameters (xnn_init_qs8_add_minmax_scalar_params) for the ratios
+// ra = sa / sy, rb = +-sb / sy (float; SUB negates sb): shift = 20 - exponent(max |r|),
+// m = rne(r * 2^shift) with r's sign. The kernel then computes
+//   y = clamp(((a - za) ma + (b - zb) mb + 2^(shift-1)) >> shift + zy)   (round half up).
+// Returns false where LiteRT's delegate does not take the op (a ratio outside [2^-10, 2^8)).
+bool xnn_add_params(float ra, float rb, int32_t* ma, int32_t* mb, int* shift);
+
+// XNNPACK's MEAN over n values (reduce + convert): y = rne(float(S) * inv + zy') with S the raw
+// int32 sum, inv = (sx / sy) * (1 / n), zy' = zy - float(n * zx) * inv, all in float.
+void xnn_mean_params(float sx, int32_t zx, float sy, int32_t zy, int32_t n, float* inv, float* zy_folded);
+
+// LiteRT's builtin float-table SOFTMAX (optimized_ops::Softmax): table[d] = expf(-sx beta d)
+// for d = max - x in [0, 255].
+void softmax_float_table(float sx, float beta, float table[256]);
+
 }  // namespace tinyvit::rt::q

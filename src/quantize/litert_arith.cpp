@@ -92,26 +92,21 @@ torch::Tensor batch_matmul(const torch::Tensor& a, QuantParam pa, const torch::T
 
 torch::Tensor add(const torch::Tensor& a, QuantParam pa, const torch::Tensor& b, QuantParam pb,
                   QuantParam py, bool subtract) {
-  // xnn_init_qs8_add_minmax_scalar_params, as runtime/src/kernels/reference/elementwise.cpp
-  const float ra = pa.scale / py.scale;
-  const float rb = (subtract ? -pb.scale : pb.scale) / py.scale;
-  const float abs_a = std::fabs(ra), abs_b = std::fabs(rb);
-  auto in_range = [](float r) { return r >= 1.f / 1024 && r < 256.f; };
-  if (!in_range(abs_a) || !in_range(abs_b))
+  int32_t ma = 0, mb = 0;
+  int shift = 0;
+  if (!rt::q::xnn_add_params(pa.scale / py.scale, (subtract ? -pb.scale : pb.scale) / py.scale,
+                             &ma, &mb, &shift))
     throw Error("quantize: exact int8 simulation: ADD/SUB scale ratio outside XNNPACK's range "
                 "[2^-10, 2^8)");
-  const int shift = 20 - std::ilogb(abs_a > abs_b ? abs_a : abs_b);
-  const int64_t ma = std::lrint(std::ldexp(abs_a, shift)) * (std::signbit(ra) ? -1 : 1);
-  const int64_t mb = std::lrint(std::ldexp(abs_b, shift)) * (std::signbit(rb) ? -1 : 1);
-  auto acc = (a - pa.zero_point) * ma + (b - pb.zero_point) * mb + (int64_t{1} << (shift - 1));
+  auto acc = (a - pa.zero_point) * static_cast<int64_t>(ma) +
+             (b - pb.zero_point) * static_cast<int64_t>(mb) + (int64_t{1} << (shift - 1));
   return torch::clamp(torch::div(acc, int64_t{1} << shift, "floor") + py.zero_point, -128, 127);
 }
 
 torch::Tensor mean_last(const torch::Tensor& x, QuantParam px, QuantParam py) {
-  const int64_t n = x.size(-1);
-  const float inv = (px.scale / py.scale) * (1.f / static_cast<float>(n));
-  const float zy = static_cast<float>(py.zero_point) -
-                   static_cast<float>(static_cast<int32_t>(n) * px.zero_point) * inv;
+  float inv = 0.f, zy = 0.f;
+  rt::q::xnn_mean_params(px.scale, px.zero_point, py.scale, py.zero_point,
+                         static_cast<int32_t>(x.size(-1)), &inv, &zy);
   auto f = x.sum(-1, true).to(torch::kFloat32) * f32(inv);
   f = f + f32(zy);  // a separate op: no fused multiply-add, as XNNPACK
   return torch::clamp(torch::round(f), -128, 127).to(torch::kInt64);
@@ -139,8 +134,7 @@ torch::Tensor l2_normalization(const torch::Tensor& x, QuantParam px) {
 torch::Tensor softmax(const torch::Tensor& x, QuantParam px) {
   // optimized_ops::Softmax's table, sums and rounding, as the runtime's kLiteRt kernel
   float table[256];
-  const float k = -px.scale * 1.0f;
-  for (int d = 0; d < 256; ++d) table[d] = std::exp(k * static_cast<float>(d));
+  rt::q::softmax_float_table(px.scale, 1.0f, table);
   const QuantParam py = exporter::softmax_output_param();
   auto in = x.to(torch::kInt32).contiguous();
   auto out = torch::empty_like(in);

@@ -13,8 +13,6 @@
 //            y = clamp(((a - za) ma + (b - zb) mb + 2^(shift-1)) >> shift + zy)  (round half up)
 //   MUL (sa sb / sy in [2^-16, 2^8)): y = clamp(rne(float((a - za)(b - zb)) * (sa * sb / sy)) + zy)
 //   SQUARED_DIFFERENCE: not delegated (float only), so the reference arithmetic above.
-#include <cmath>
-
 #include "kernels/shape_util.h"
 #include "kernels/x86/x86_kernels.h"
 #include "quant.h"
@@ -188,26 +186,15 @@ void eval_mul_xnn(const OpContext& ctx) {
   });
 }
 
-// XNNPACK's ADD/SUB parameters (xnn_init_qs8_add_minmax_scalar_params); false when LiteRT's
-// delegate would not take the op (a scale ratio outside [2^-10, 2^8)).
+// Int8Arithmetic::kLiteRt ADD/SUB; false when LiteRT's delegate would not take the op.
 bool prepare_addsub_xnn(OpContext& ctx, Kind kind) {
   const Tensor& a = ctx.in(0);
   const Tensor& b = ctx.in(1);
   const Tensor& y = ctx.out();
-  const float ra = a.scale / y.scale;
-  const float rb = (kind == kSub ? -b.scale : b.scale) / y.scale;
-  const float abs_a = std::fabs(ra), abs_b = std::fabs(rb);
-  auto in_range = [](float r) { return r >= 1.f / 1024 && r < 256.f; };
-  if (!in_range(abs_a) || !in_range(abs_b)) return false;
-  const float max_abs = abs_a > abs_b ? abs_a : abs_b;
-  const int exponent = std::ilogb(max_abs);  // -10 .. 7
-  const int shift = 20 - exponent;           // 13 .. 30
   OpParams& p = ctx.op.p;
-  const int32_t abs_ma = static_cast<int32_t>(std::lrint(std::ldexp(abs_a, shift)));
-  const int32_t abs_mb = static_cast<int32_t>(std::lrint(std::ldexp(abs_b, shift)));
-  p.multiplier = std::signbit(ra) ? -abs_ma : abs_ma;
-  p.multiplier2 = std::signbit(rb) ? -abs_mb : abs_mb;
-  p.shift = shift;
+  if (!q::xnn_add_params(a.scale / y.scale, (kind == kSub ? -b.scale : b.scale) / y.scale,
+                         &p.multiplier, &p.multiplier2, &p.shift))
+    return false;
   choose_layout(ctx);
   ctx.op.eval = eval_addsub_xnn;
   return true;

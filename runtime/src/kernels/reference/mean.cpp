@@ -164,10 +164,8 @@ Status prepare_mean(OpContext& ctx) {
     if (s == Status::kOk) s = expect_per_tensor(ctx, y, "output");
     if (s != Status::kOk) return s;
     if (ctx.m.arithmetic == Int8Arithmetic::kLiteRt) {
-      const float inv = (x.scale / y.scale) * (1.f / static_cast<float>(count));
-      p.f[0] = inv;
-      p.f[1] = static_cast<float>(y.zero_point) -
-               static_cast<float>(static_cast<int32_t>(count) * x.zero_point) * inv;
+      q::xnn_mean_params(x.scale, x.zero_point, y.scale, y.zero_point, static_cast<int32_t>(count),
+                         &p.f[0], &p.f[1]);
       ctx.op.eval = eval_int8_xnn;
       return Status::kOk;
     }

@@ -144,8 +144,7 @@ Status prepare_int8(OpContext& ctx, float beta) {
   if (ctx.m.arithmetic == Int8Arithmetic::kLiteRt) {
     float* table = static_cast<float*>(persistent_alloc(ctx.m, sizeof(float) * 256));
     if (!table) return fail(ctx.m, Status::kOutOfMemory, "no room for the softmax exp table");
-    const float k = -x.scale * beta;
-    for (int d = 0; d < 256; ++d) table[d] = std::exp(k * static_cast<float>(d));
+    q::softmax_float_table(x.scale, beta, table);
     p.lutf = table;
     p.f[1] = y.scale;
     ctx.op.eval = eval_int8_float_table;
