@@ -191,6 +191,10 @@ nlohmann::json quantize_stage(const PipelineConfig& c, const PreparedData& d,
                       {"int8_sim_accuracy", rep.value("int8_sim_accuracy", -1.0)},
                       {"accuracy_drop_points", rep.value("accuracy_drop_points", 0.0)},
                       {"top1_agreement", rep["int8_sim_vs_float_top1_agreement"]}};
+  if (rep.contains("exact_sim")) {  // the file's own arithmetic (ViT)
+    j["int8_exact_accuracy"] = rep["exact_sim"].value("accuracy", -1.0);
+    j["exact_top1_agreement"] = rep["exact_sim"]["vs_float_top1_agreement"];
+  }
   if (rep.contains("litert")) {
     const auto& l = rep["litert"];
     j["litert"] = {{"images", l["images"]},
@@ -198,6 +202,8 @@ nlohmann::json quantize_stage(const PipelineConfig& c, const PreparedData& d,
                    {"mean_abs_diff_steps", l["mean_abs_diff_steps"]},
                    {"max_abs_diff_steps", l["max_abs_diff_steps"]},
                    {"accuracy", l.value("accuracy", -1.0)}};
+    if (l.contains("top1_agreement_with_exact_sim"))
+      j["litert"]["top1_agreement_with_exact_sim"] = l["top1_agreement_with_exact_sim"];
   }
   return j;
 }
@@ -285,15 +291,18 @@ nlohmann::json run_pipeline(const PipelineConfig& c) {
         summary["pruned"]["params"].get<double>() / 1e6, summary["pruned"]["macs"].get<double>() / 1e6,
         summary["student"]["params"].get<double>() / 1e6, summary["student"]["macs"].get<double>() / 1e6,
         100.0 * summary["pruned"]["val_accuracy"].get<double>());
-  if (c.quantize.enabled)
+  if (c.quantize.enabled) {
+    const auto& q8 = summary["int8"];
+    const bool exact = q8.contains("int8_exact_accuracy");
     std::cerr << fmt::format(
-        "[pipeline] int8 {}: simulated accuracy {:.2f}% (float {:.2f}%), top-1 agreement "
+        "[pipeline] int8 {}: {} accuracy {:.2f}% (float {:.2f}%), top-1 agreement "
         "{:.2f}%, {:.3f} x the float32 file\n",
-        summary["int8"]["checkpoint"].get<std::string>(),
-        100.0 * summary["int8"]["int8_sim_accuracy"].get<double>(),
-        100.0 * summary["int8"]["float_accuracy"].get<double>(),
-        100.0 * summary["int8"]["top1_agreement"].get<double>(),
-        summary["int8"]["size_ratio"].get<double>());
+        q8["checkpoint"].get<std::string>(), exact ? "exact-simulation" : "simulated",
+        100.0 * (exact ? q8["int8_exact_accuracy"] : q8["int8_sim_accuracy"]).get<double>(),
+        100.0 * q8["float_accuracy"].get<double>(),
+        100.0 * (exact ? q8["exact_top1_agreement"] : q8["top1_agreement"]).get<double>(),
+        q8["size_ratio"].get<double>());
+  }
   std::cerr << fmt::format("[pipeline] results in {}\n", c.out);
   return summary;
 }
