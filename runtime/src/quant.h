@@ -143,4 +143,36 @@ void xnn_mean_params(float sx, int32_t zx, float sy, int32_t zy, int32_t n, floa
 // for d = max - x in [0, 255].
 void softmax_float_table(float sx, float beta, float table[256]);
 
+// One row of that SOFTMAX: sum = sum table[max - x] in float (in order), inv = 1 / (sum sy),
+// y = clamp(round_half_away(table[max - x] * inv) + zy). T: int8_t (runtime) or int32_t
+// (the exact simulation's tensors), holding int8 values.
+template <typename T>
+void softmax_row_float_table(const T* x, T* y, int64_t D, const float* table, float sy, int32_t zy) {
+  int32_t mx = -128;
+  for (int64_t i = 0; i < D; ++i) mx = x[i] > mx ? x[i] : mx;
+  float sum = 0.f;
+  for (int64_t i = 0; i < D; ++i) sum += table[mx - x[i]];
+  const float inv = 1.0f / (sum * sy);
+  for (int64_t i = 0; i < D; ++i) {
+    // t * inv <= 1 / sy; a hostile file's scales can make it NaN or huge: clamp first
+    float pr = table[mx - x[i]] * inv;
+    pr = pr >= 0.f ? (pr < 512.f ? pr : 512.f) : 0.f;
+    y[i] = static_cast<T>(clamp(round_to_int(pr) + zy, -128, 127));
+  }
+}
+
+// One row of TFLite's integer L2_NORMALIZATION (reference_integer_ops::L2Normalization):
+// v = x - zx; acc = sum v^2 (int32); (m, e) = GetInvSqrtQuantizedMultiplierExp(acc, -1);
+// y = clamp(MBQM(v, m, e + 7), -128, 127) (output 1/128, 0). T as above.
+template <typename T>
+void l2_normalization_row(const T* x, T* y, int64_t D, int32_t zx) {
+  int32_t acc = 0;
+  for (int64_t k = 0; k < D; ++k) acc += (x[k] - zx) * (x[k] - zx);
+  int32_t m = 0;
+  int e = 0;
+  inv_sqrt_quantized_multiplier_exp(acc, &m, &e);
+  for (int64_t k = 0; k < D; ++k)
+    y[k] = static_cast<T>(clamp(multiply_by_quantized_multiplier(x[k] - zx, m, e + 7), -128, 127));
+}
+
 }  // namespace tinyvit::rt::q

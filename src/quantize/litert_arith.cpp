@@ -112,23 +112,26 @@ torch::Tensor mean_last(const torch::Tensor& x, QuantParam px, QuantParam py) {
   return torch::clamp(torch::round(f), -128, 127).to(torch::kInt64);
 }
 
-torch::Tensor l2_normalization(const torch::Tensor& x, QuantParam px) {
+namespace {
+
+// Applies row(x_row, y_row, D) to every last-axis row of x (int8 values in int32).
+template <typename Row>
+torch::Tensor by_rows(const torch::Tensor& x, Row row) {
   auto in = x.to(torch::kInt32).contiguous();
   auto out = torch::empty_like(in);
   const int64_t D = in.size(-1), rows = in.numel() / D;
   const int32_t* xp = in.data_ptr<int32_t>();
   int32_t* yp = out.data_ptr<int32_t>();
-  for (int64_t r = 0; r < rows; ++r, xp += D, yp += D) {
-    int32_t acc = 0;
-    for (int64_t k = 0; k < D; ++k) acc += (xp[k] - px.zero_point) * (xp[k] - px.zero_point);
-    int32_t m = 0;
-    int e = 0;
-    rt::q::inv_sqrt_quantized_multiplier_exp(acc, &m, &e);
-    for (int64_t k = 0; k < D; ++k)
-      yp[k] = rt::q::clamp(rt::q::multiply_by_quantized_multiplier(xp[k] - px.zero_point, m, e + 7),
-                           -128, 127);
-  }
+  for (int64_t r = 0; r < rows; ++r) row(xp + r * D, yp + r * D, D);
   return out.to(torch::kInt64);
+}
+
+}  // namespace
+
+torch::Tensor l2_normalization(const torch::Tensor& x, QuantParam px) {
+  return by_rows(x, [&](const int32_t* xr, int32_t* yr, int64_t D) {
+    rt::q::l2_normalization_row(xr, yr, D, px.zero_point);
+  });
 }
 
 torch::Tensor softmax(const torch::Tensor& x, QuantParam px) {
@@ -136,23 +139,9 @@ torch::Tensor softmax(const torch::Tensor& x, QuantParam px) {
   float table[256];
   rt::q::softmax_float_table(px.scale, 1.0f, table);
   const QuantParam py = exporter::softmax_output_param();
-  auto in = x.to(torch::kInt32).contiguous();
-  auto out = torch::empty_like(in);
-  const int64_t D = in.size(-1), rows = in.numel() / D;
-  const int32_t* xp = in.data_ptr<int32_t>();
-  int32_t* yp = out.data_ptr<int32_t>();
-  for (int64_t r = 0; r < rows; ++r, xp += D, yp += D) {
-    int32_t mx = -128;
-    for (int64_t i = 0; i < D; ++i) mx = xp[i] > mx ? xp[i] : mx;
-    float sum = 0.f;
-    for (int64_t i = 0; i < D; ++i) sum += table[mx - xp[i]];
-    const float inv = 1.0f / (sum * py.scale);
-    for (int64_t i = 0; i < D; ++i) {
-      const float pr = table[mx - xp[i]] * inv;
-      yp[i] = rt::q::clamp(static_cast<int32_t>(std::round(pr)) + py.zero_point, -128, 127);
-    }
-  }
-  return out.to(torch::kInt64);
+  return by_rows(x, [&](const int32_t* xr, int32_t* yr, int64_t D) {
+    rt::q::softmax_row_float_table(xr, yr, D, table, py.scale, py.zero_point);
+  });
 }
 
 torch::Tensor gelu(const torch::Tensor& x, QuantParam px, QuantParam py) {

@@ -35,22 +35,8 @@ void eval_int8(const OpContext& ctx) {
   const int8_t* xp = ctx.in(0).as<const int8_t>();
   int8_t* yp = ctx.out().as<int8_t>();
   const int32_t D = ctx.op.p.i[0], rows = ctx.op.p.i[1];
-  const int32_t zx = ctx.in(0).zero_point;
-  constexpr int kOutputShift = 7;  // output in 1/128 steps
-  for (int32_t r = 0; r < rows; ++r, xp += D, yp += D) {
-    int32_t acc = 0;
-    for (int32_t k = 0; k < D; ++k) {
-      const int32_t v = xp[k] - zx;
-      acc += v * v;
-    }
-    int32_t m = 0;
-    int e = 0;
-    q::inv_sqrt_quantized_multiplier_exp(acc, &m, &e);
-    for (int32_t k = 0; k < D; ++k) {
-      const int32_t y = q::multiply_by_quantized_multiplier(xp[k] - zx, m, e + kOutputShift);
-      yp[k] = static_cast<int8_t>(q::clamp(y, -128, 127));
-    }
-  }
+  for (int32_t r = 0; r < rows; ++r, xp += D, yp += D)
+    q::l2_normalization_row(xp, yp, D, ctx.in(0).zero_point);
 }
 
 }  // namespace

@@ -89,27 +89,11 @@ void eval_int8_float_table(const OpContext& ctx) {
   const Tensor& x = ctx.in(0);
   const int D = x.dims[x.rank - 1];
   const int64_t rows = x.elements / D;
-  const float* table = ctx.op.p.lutf;
-  const float sy = ctx.op.p.f[1];
-  const int32_t zy = ctx.out().zero_point;
   const int8_t* xp = x.as<const int8_t>();
   int8_t* yp = ctx.out().as<int8_t>();
-  for (int64_t r = 0; r < rows; ++r) {
-    const int8_t* xr = xp + r * D;
-    int8_t* yr = yp + r * D;
-    int32_t mx = -128;
-    for (int i = 0; i < D; ++i) mx = xr[i] > mx ? xr[i] : mx;
-    float sum = 0.f;
-    for (int i = 0; i < D; ++i) sum += table[mx - xr[i]];
-    const float inv = 1.0f / (sum * sy);
-    for (int i = 0; i < D; ++i) {
-      // t * inv <= 1 / sy; a hostile file's scales can make it NaN or huge: clamp first
-      float pr = table[mx - xr[i]] * inv;
-      pr = pr >= 0.f ? (pr < 512.f ? pr : 512.f) : 0.f;
-      const int32_t v = static_cast<int32_t>(std::round(pr)) + zy;
-      yr[i] = static_cast<int8_t>(q::clamp(v, -128, 127));
-    }
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    q::softmax_row_float_table(xp + r * D, yp + r * D, D, ctx.op.p.lutf, ctx.op.p.f[1],
+                               ctx.out().zero_point);
 }
 
 Status prepare_int8(OpContext& ctx, float beta) {
