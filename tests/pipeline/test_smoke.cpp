@@ -107,6 +107,11 @@ TEST(Pipeline, SmokePresetEndToEnd) {
   EXPECT_EQ(q["litert"]["images"], 50);
   // A barely trained model has many near-ties; the bound is loose on purpose (measured 0.94).
   EXPECT_GE(q["litert"]["top1_agreement_with_sim"].get<double>(), 0.8);
+  // The exact simulation (LiteRT's integer arithmetic in LibTorch) is the file: same top-1 on
+  // every image, whatever the near-ties.
+  EXPECT_EQ(q["litert"]["top1_agreement_with_exact_sim"].get<double>(), 1.0);
+  EXPECT_GE(q["int8_exact_accuracy"].get<double>(), 0.0);
+  EXPECT_LE(q["int8_exact_accuracy"].get<double>(), 1.0);
   EXPECT_EQ(read_json(dir / "quantize.json")["file"]["bytes"], q["bytes"]);
 
   std::ifstream m(dir / "metrics.jsonl");
