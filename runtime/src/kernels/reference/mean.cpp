@@ -3,8 +3,6 @@
 //   int8 (TFLite reference, same scale/zero point in and out not required):
 //     sum_q = sum (x - zx) over the reduced elements (int32);
 //     y = clamp(MBQM(sum_q, q, s) / count-rounding ... ) -- see eval_int8 for the exact steps.
-#include <cmath>
-
 #include "kernels/shape_util.h"
 #include "quant.h"
 #include "rt_schema_generated.h"

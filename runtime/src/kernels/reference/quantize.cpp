@@ -2,11 +2,8 @@
 // y = clamp(MBQM(x - zx, q, s) + zy) with q, s from double(sx) / double(sy)) and
 // DEQUANTIZE (int8 -> float32: y = float(double(sx) * (x - zx))).
 // Int8Arithmetic::kLiteRt (XNNPACK's convert): float32 -> int8: y = rne(clamp(x * (1 / sy))) + zy
-// (a multiply by the float reciprocal); int8 -> int8 (sx / sy in [1/256, 128]):
-// m = rne(256 * (sx / sy)), y = clamp(((zy << 8) - m zx + 128 + m x) >> 8) (8 fraction bits).
-// DEQUANTIZE is the same in both.
-#include <cmath>
-
+// (a multiply by the float reciprocal). int8 -> int8 and DEQUANTIZE stay as above (our
+// exporter writes no int8 -> int8 QUANTIZE, so XNNPACK's 8-bit requantization is not modelled).
 #include "kernels/kernel.h"
 #include "quant.h"
 
@@ -31,16 +28,6 @@ void eval_quantize_xnn(const OpContext& ctx) {
   const int32_t zy = y.zero_point;
   for (int64_t i = 0; i < x.elements; ++i)
     yp[i] = static_cast<int8_t>(q::round_half_even_clamped(xp[i] * inv, -128 - zy, 127 - zy) + zy);
-}
-
-// p.multiplier = m, p.i[0] = (zy << 8) - m zx + 128
-void eval_requantize_xnn(const OpContext& ctx) {
-  const Tensor& x = ctx.in(0);
-  const int8_t* xp = x.as<const int8_t>();
-  int8_t* yp = ctx.out().as<int8_t>();
-  const int32_t m = ctx.op.p.multiplier, bias = ctx.op.p.i[0];
-  for (int64_t i = 0; i < x.elements; ++i)
-    yp[i] = static_cast<int8_t>(q::clamp((bias + m * xp[i]) >> 8, -128, 127));
 }
 
 void eval_requantize(const OpContext& ctx) {
@@ -83,14 +70,6 @@ Status prepare_quantize(OpContext& ctx) {
   }
   if (x.type == DType::kInt8) {
     if ((s = expect_per_tensor(ctx, x, "input")) != Status::kOk) return s;
-    const float ratio = x.scale / y.scale;
-    if (litert && ratio >= 1.f / 256 && ratio <= 128.f) {
-      const int32_t m = static_cast<int32_t>(std::lrint(256.0f * ratio));  // 1 .. 32768
-      ctx.op.p.multiplier = m;
-      ctx.op.p.i[0] = y.zero_point * 256 - m * x.zero_point + 0x80;
-      ctx.op.eval = eval_requantize_xnn;
-      return Status::kOk;
-    }
     q::quantize_multiplier(static_cast<double>(x.scale) / static_cast<double>(y.scale),
                            &ctx.op.p.multiplier, &ctx.op.p.shift);
     ctx.op.eval = eval_requantize;
