@@ -48,7 +48,8 @@ struct VerifyResult {
     std::vector<int64_t> differing;  // indices of the first (up to 20) other images
     double max_abs_diff_vs_litert = 0;
     double agreement_with_litert = 0;
-    double seconds = 0;
+    double seconds = 0;             // for a float file: the reference run's
+    bool same_run = false;          // float file: the reference run's outputs, not run again
   } runtime_litert;
 };
 

@@ -226,6 +226,9 @@ TEST(ExportModels, VerifyReportsAgreementDiffAndAccuracy) {
   EXPECT_LE(r.max_abs_diff, 1e-4);
   EXPECT_LE(r.mean_abs_diff, r.max_abs_diff);
   EXPECT_EQ(r.torch_accuracy, r.tflite_accuracy);
+  // A float32 file has no int8 op: the LiteRT-arithmetic run is the reference run, not redone.
+  EXPECT_TRUE(r.runtime_litert.same_run);
+  EXPECT_EQ(r.runtime_litert.agreement_with_litert, r.runtime.agreement_with_litert);
   // A checkpoint with other statistics than the file's is refused, not silently compared.
   EXPECT_THROW(verify_tflite(*m, path, pixels, labels, {0.5f, 0.5f, 0.5f}, kStd), Error);
 }
