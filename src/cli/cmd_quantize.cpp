@@ -23,12 +23,15 @@ void register_quantize_command(CLI::App& app) {
     std::string model, out, method = "percentile", per_tensor, io = "int8", report;
     double percentile = 99.99;
     int64_t calib_size = 512, eval_limit = 1000, litert = 500;
-    bool compare = false, sensitivity = false;
+    bool compare = false, sensitivity = false, rotate = false;
     std::vector<std::string> keep_float;
     int keep_float_worst = 0;
     int qat_steps = 0;
     double qat_lr = 2e-5;
     double qat_alpha = 0.7;
+    double qat_temperature = 2.0;
+    int64_t qat_images = 0;
+    bool qat_augment = false;
     pipeline::DataConfig data;
     int threads = 0;
     std::string device = "cpu";
@@ -60,6 +63,9 @@ void register_quantize_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--litert", a->litert, "Of those, images also run in LiteRT.js (0 = none)")
       ->capture_default_str();
+  cmd->add_flag("--rotate", a->rotate,
+                "ViT: rotate the residual stream (orthogonal, LayerNorm-invariant) before "
+                "calibration to spread its outlier channels");
   cmd->add_flag("--compare-methods", a->compare, "Report accuracy for every calibration method");
   cmd->add_flag("--sensitivity", a->sensitivity, "Per-layer sensitivity table");
   cmd->add_option("--keep-float", a->keep_float,
@@ -76,6 +82,15 @@ void register_quantize_command(CLI::App& app) {
                   "only agree with float")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  cmd->add_option("--qat-temperature", a->qat_temperature, "QAT distillation temperature T")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--qat-images", a->qat_images,
+                  "QAT training images (seeded training subset; 0 = the calibration images)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--qat-augment", a->qat_augment,
+                "QAT: random crop (4-pixel padding) and horizontal flip per image");
   cmd->add_option("--report", a->report, "JSON report (default: OUTPUT.json)");
   cmd->add_option("--val-size", a->data.val_size, "Validation images (class-stratified, seeded)")
       ->capture_default_str();
@@ -95,12 +110,16 @@ void register_quantize_command(CLI::App& app) {
     o.io = exporter::parse_int8_io(a->io);
     o.litert_images = a->litert;
     o.compare_methods = a->compare;
+    o.rotate = a->rotate;
     o.sensitivity = a->sensitivity;
     o.keep_float = a->keep_float;
     o.keep_float_worst = a->keep_float_worst;
     o.qat_steps = a->qat_steps;
     o.qat_lr = a->qat_lr;
     o.qat_alpha = a->qat_alpha;
+    o.qat_temperature = a->qat_temperature;
+    o.qat_augment = a->qat_augment;
+    job.qat_images = a->qat_images;
     job.calib_size = a->calib_size;
     if (a->eval_limit > 0) a->data.val_limit = a->eval_limit;
     const auto d = pipeline::prepare_data(a->data);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <tuple>
 #include <vector>
 
 #include "common/error.h"
@@ -52,6 +53,9 @@ quantize::PtqResult quantize_checkpoint(const std::string& ckpt, const PreparedD
   }
   const int S = m.model->config().img_size();
   const auto [calib, calib_labels] = calibration_pixels(d, dc, S, job.calib_size, o.calib.seed);
+  if (o.qat_steps > 0 && job.qat_images > 0)
+    std::tie(o.qat_pixels, o.qat_labels) =
+        calibration_pixels(d, dc, S, job.qat_images, o.calib.seed);
   auto [pixels, labels] = validation_pixels(d, dc, S);
   if (job.eval_images > 0 && job.eval_images < pixels.size(0)) {
     pixels = pixels.slice(0, 0, job.eval_images);

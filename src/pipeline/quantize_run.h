@@ -20,6 +20,9 @@ std::pair<torch::Tensor, torch::Tensor> calibration_pixels(const PreparedData& d
 struct QuantizeJob {
   quantize::PtqOptions ptq;  // mean/std: taken from the checkpoint when left empty
   int64_t calib_size = 512;  // calibration images (seeded by ptq.calib.seed)
+  // QAT training images (seeded training subset; its first calib_size are the calibration
+  // images); 0 = the calibration images themselves. Only used when ptq.qat_steps > 0.
+  int64_t qat_images = 0;
   int64_t eval_images = 0;   // the first N validation images are evaluated (0 = all of d.val)
 };
 

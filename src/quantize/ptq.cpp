@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "export/tflite_export.h"
 #include "quantize/qat.h"
+#include "quantize/rotate.h"
 
 namespace tinyvit::quantize {
 namespace {
@@ -27,6 +28,14 @@ PtqResult run_ptq(models::Classifier& model, const torch::Tensor& calib_pixels,
   auto sim = make_quant_sim(model.config(), P, o.mean, o.std);
   nlohmann::json rep;
   rep["model"] = model.config().name;
+  if (o.rotate) {
+    if (model.config().family != "vit")
+      throw Error("quantize: --rotate applies to ViTs (the residual stream of a ResNet has no "
+                  "LayerNorm to carry a rotation through)");
+    const auto& vc = model.config().vit;
+    rotate_residual_stream(vc, sim->params(), residual_rotation(vc.embed_dim, o.calib.seed));
+    rep["rotation"] = {{"residual_stream", true}, {"seed", o.calib.seed}};
+  }
   rep["calibration"] = {{"method", calib_method_name(o.calib.method)},
                         {"percentile", o.calib.percentile},
                         {"images", calib_pixels.size(0)},
@@ -60,6 +69,8 @@ PtqResult run_ptq(models::Classifier& model, const torch::Tensor& calib_pixels,
     qo.steps = o.qat_steps;
     qo.lr = o.qat_lr;
     qo.alpha = o.qat_alpha;
+    qo.temperature = o.qat_temperature;
+    qo.augment = o.qat_augment;
     qo.seed = o.calib.seed;
     t0 = std::chrono::steady_clock::now();
     const auto qat_start = t0;
@@ -70,8 +81,12 @@ PtqResult run_ptq(models::Classifier& model, const torch::Tensor& calib_pixels,
                  o.qat_steps, loss, s, s / step * (o.qat_steps - step));
     };
     torch::AutoGradMode grad(true);
-    const auto q = qat_finetune(*sim, calib_pixels, calib_labels, qo);
-    rep["qat"] = {{"steps", o.qat_steps}, {"lr", o.qat_lr}, {"alpha", o.qat_alpha}, {"seconds", seconds_since(t0)},
+    const bool own = o.qat_pixels.defined();
+    const auto& qat_pixels = own ? o.qat_pixels : calib_pixels;
+    const auto q = qat_finetune(*sim, qat_pixels, own ? o.qat_labels : calib_labels, qo);
+    rep["qat"] = {{"steps", o.qat_steps}, {"lr", o.qat_lr}, {"alpha", o.qat_alpha},
+                  {"temperature", o.qat_temperature}, {"augment", o.qat_augment},
+                  {"images", qat_pixels.size(0)}, {"seconds", seconds_since(t0)},
                   {"first_loss", q.losses.front()}, {"last_loss", q.losses.back()}};
     if (labels) rep["qat"]["ptq_sim_accuracy"] = accuracy(before, eval_labels);
   }

@@ -26,11 +26,18 @@ struct PtqOptions {
   // the sensitivity analysis ranks worst.
   std::vector<std::string> keep_float;
   int keep_float_worst = 0;
-  // Quantization-aware fine-tuning (qat.h) on the calibration images after calibration;
-  // 0 = PTQ only.
+  // ViT: rotate the residual stream (rotate.h) before calibration; the function is unchanged,
+  // the int8 ranges are not. Seeded by calib.seed.
+  bool rotate = false;
+  // Quantization-aware fine-tuning (qat.h) after calibration; 0 = PTQ only. Trains on
+  // qat_pixels / qat_labels ((N, C, S, S) in [0, 1], training images), or on the calibration
+  // images when those are undefined.
   int qat_steps = 0;
   double qat_lr = 2e-5;
   double qat_alpha = 0.7;  // QatOptions::alpha
+  double qat_temperature = 2.0;
+  bool qat_augment = false;
+  torch::Tensor qat_pixels, qat_labels;
 };
 
 struct PtqResult {

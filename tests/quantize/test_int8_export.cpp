@@ -28,6 +28,7 @@ constexpr double kVitSteps = 1.5;
 #include "quant_test_util.h"
 #include "quantize/qat.h"
 #include "quantize/quantize.h"
+#include "quantize/rotate.h"
 
 namespace tinyvit::quantize {
 namespace {
@@ -238,14 +239,21 @@ TEST(Int8Export, FloatLayerNormIslandsRunInLiteRt) {
 
 // Short QAT (distillation from the float model) trains the folded weights; the loss goes down
 // and the fine-tuned weights export (params_folded) to a file that agrees with the simulation.
-TEST(Qat, FineTunesFoldedWeightsAndExports) {
+// Parameter: augmentation on (targets computed per batch by the frozen float weights) / off.
+class Qat : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Qat, FineTunesFoldedWeightsAndExports) {
   auto m = calibrated(tiny_vit(false), 101);
   const auto px = random_pixels(256, 16, 102);
-  const auto labels = sim_logits(*m.sim, px, SimMode::kFloat).argmax(1);
+  const auto float_before = sim_logits(*m.sim, px, SimMode::kFloat);
+  const auto labels = float_before.argmax(1);
+  const std::string w_name = m.sim->layers().at(1) + ".weight";  // a block's first layer
+  const auto w_before = m.sim->params().at(w_name).clone();
   QatOptions qo;
   qo.steps = 30;
   qo.batch_size = 64;
   qo.lr = 1e-3;
+  qo.augment = GetParam();
   const auto q = qat_finetune(*m.sim, px, labels, qo);
   ASSERT_EQ(q.losses.size(), 30u);
   double first = 0, last = 0;
@@ -254,22 +262,121 @@ TEST(Qat, FineTunesFoldedWeightsAndExports) {
     last += q.losses[25 + i];
   }
   EXPECT_LT(last, first);
+  // The simulator holds the fine-tuned weights afterwards (not the frozen targets' copy), in
+  // float mode, without autograd state.
+  const auto& w_after = m.sim->params().at(w_name);
+  EXPECT_FALSE(w_after.requires_grad());
+  EXPECT_GT((w_after - w_before).abs().max().item<float>(), 0.f);
+  EXPECT_EQ(m.sim->mode, SimMode::kFloat);
+  EXPECT_FALSE(m.sim->ste);
   exporter::Int8ExportOptions eo;
   eo.mean = kMean;
   eo.std = kStd;
   eo.params_folded = true;
   const auto r = exporter::export_tflite_int8(m.model->config(), m.sim->params(), m.sim->table, eo);
-  const std::string path = write_int8_file(r.bytes, "vit_qat");
+  const std::string path = write_int8_file(r.bytes, GetParam() ? "vit_qat_aug" : "vit_qat");
   const auto lr = run_int8_tflite(path, px.slice(0, 0, 200));
   const auto g = compare_logits(sim_logits(*m.sim, px.slice(0, 0, 200), SimMode::kQuant),
                                 lr.logits, torch::Tensor(), lr.scale);
   std::cout << "[ measured ] after QAT: top-1 agreement " << g.top1_agreement << ", mean |diff| "
             << g.mean_abs_diff << " steps\n";
-  // After 30 steps at lr 1e-3 on a random model, more LayerNorm variances sit near 0 than
-  // after calibration (ranges are kept from calibration), so the RSQRT step effect above is
-  // larger: measured 1.82 steps; bound 2.5.
-  EXPECT_GE(g.top1_agreement, kVitTop1);
+  // The fake-quant simulation rounds once from a float result where LiteRT's kernels round
+  // twice (see litert_arith.h); after 30 steps at lr 1e-3 this random model's logits are
+  // near-tied, so its one-step differences flip a few of 200 top-1s: measured 0.96 / 0.97
+  // (plain / augmented), 1.51 / 1.17 steps; bounds 0.95 and 2.5. The exact check follows.
+  EXPECT_GE(g.top1_agreement, 0.95);
   EXPECT_LE(g.mean_abs_diff, 2.5);
+  // And the file's own arithmetic (exact simulation) gives LiteRT's logits exactly.
+  const auto ex = compare_logits(sim_logits(*m.sim, px.slice(0, 0, 200), SimMode::kExact),
+                                 lr.logits, torch::Tensor(), lr.scale);
+  EXPECT_EQ(ex.max_abs_diff, 0.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Augment, Qat, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? std::string("Augmented") : std::string("Plain");
+                         });
+
+// ---- residual-stream rotation (rotate.h)
+
+// Q is orthogonal and keeps the all-ones vector (what LayerNorm's invariance needs); a seeded
+// function of (D, seed). Checked in float64 against the definitions.
+TEST(Rotation, IsOrthogonalAndKeepsTheOnesVector) {
+  const auto Q = residual_rotation(32, 7);
+  ASSERT_EQ(Q.sizes(), (std::vector<int64_t>{32, 32}));
+  const auto I = torch::eye(32, torch::kFloat64);
+  EXPECT_LT((Q.t().mm(Q) - I).abs().max().item<double>(), 1e-12);
+  const auto ones = torch::ones({32}, torch::kFloat64);
+  EXPECT_LT((Q.mv(ones) - ones).abs().max().item<double>(), 1e-12);
+  EXPECT_LT((Q.t().mv(ones) - ones).abs().max().item<double>(), 1e-12);
+  EXPECT_TRUE(torch::equal(Q, residual_rotation(32, 7)));
+  EXPECT_GT((Q - residual_rotation(32, 8)).abs().max().item<double>(), 0.1);
+  EXPECT_GT((Q - I).abs().mean().item<double>(), 0.05);  // a real rotation, not ~identity
+}
+
+// Rotating the folded weights leaves the float network's logits unchanged (ViT with and
+// without distillation token): float32 sums in another order, so 1e-4 on logits of ~10.
+TEST(Rotation, LeavesTheFloatNetworkUnchanged) {
+  for (bool distill : {false, true}) {
+    const auto c = tiny_vit(distill);
+    const auto model = make_model(c, 61);
+    auto sim = make_quant_sim(c, exporter::collect_params(*model), kMean, kStd);
+    const auto px = random_pixels(64, c.img_size(), 62);
+    const auto before = sim_logits(*sim, px, SimMode::kFloat);
+    const auto w = sim->params().at("blocks.0.attn.q.weight").clone();
+    rotate_residual_stream(c.vit, sim->params(), residual_rotation(c.vit.embed_dim, 3));
+    EXPECT_GT((sim->params().at("blocks.0.attn.q.weight") - w).abs().max().item<float>(), 0.01f);
+    const auto after = sim_logits(*sim, px, SimMode::kFloat);
+    EXPECT_LT((after - before).abs().max().item<float>(), 1e-4f) << "distill " << distill;
+  }
+}
+
+// A residual stream with one outlier channel (the patch embedding's channel 5 scaled by 30:
+// one int8 scale for the stream leaves the other 31 channels a few steps). Rotation spreads it,
+// so the calibrated range of the stream shrinks and the int8 network tracks the float one much
+// more closely; the rotated int8 file passes the rules and LiteRT.js computes exactly what the
+// exact simulation does.
+TEST(Rotation, SpreadsAnOutlierChannelAndExportsExactly) {
+  const auto c = tiny_vit(false);
+  const auto model = make_model(c, 71);
+  auto P = exporter::collect_params(*model);
+  for (const char* n : {"patch_embed.proj.weight", "patch_embed.proj.bias"}) {
+    P[n] = P[n].clone();
+    P[n].select(0, 5).mul_(30.0);
+  }
+  const auto px = random_pixels(128, c.img_size(), 72);
+  auto plain = make_quant_sim(c, P, kMean, kStd);
+  auto rotated = make_quant_sim(c, P, kMean, kStd);
+  const auto Q = residual_rotation(c.vit.embed_dim, 0);
+  rotate_residual_stream(c.vit, rotated->params(), Q);
+  CalibrationOptions o;
+  plain->table = calibrate(*plain, px, o);
+  rotated->table = calibrate(*rotated, px, o);
+  const float s_plain = plain->table.at("tokens.pos").scale;
+  const float s_rot = rotated->table.at("tokens.pos").scale;
+  const double q5 = Q.select(0, 5).abs().max().item<double>();
+  std::cout << "[ measured ] tokens.pos scale: plain " << s_plain << ", rotated " << s_rot
+            << "; max_j |Q_5j| = " << q5 << "\n";
+  // The outlier's share of channel j becomes Q_5j of it: the range scales by about max_j |Q_5j|
+  // (~0.4 for D = 32) plus the other channels' own range; bound 0.6.
+  EXPECT_LT(s_rot, 0.6f * s_plain);
+  const auto eval = random_pixels(200, c.img_size(), 73);
+  const auto f = sim_logits(*plain, eval, SimMode::kFloat);
+  const double e_plain = (sim_logits(*plain, eval, SimMode::kExact) - f).abs().mean().item<double>();
+  const double e_rot = (sim_logits(*rotated, eval, SimMode::kExact) - f).abs().mean().item<double>();
+  std::cout << "[ measured ] mean |int8 - float| logits: plain " << e_plain << ", rotated "
+            << e_rot << "\n";
+  EXPECT_LT(e_rot, 0.75 * e_plain);
+  exporter::Int8ExportOptions eo;
+  eo.mean = kMean;
+  eo.std = kStd;
+  eo.params_folded = true;
+  const auto r = exporter::export_tflite_int8(c, rotated->params(), rotated->table, eo);
+  const std::string path = write_int8_file(r.bytes, "vit_rotated");
+  const auto lr = run_int8_tflite(path, eval);
+  const auto ex = compare_logits(sim_logits(*rotated, eval, SimMode::kExact), lr.logits,
+                                 torch::Tensor(), lr.scale);
+  EXPECT_EQ(ex.max_abs_diff, 0.0);
 }
 
 // ---- the int8 rules: the checker finds each kind of violation, the exporter refuses them.
