@@ -23,7 +23,7 @@ void register_quantize_command(CLI::App& app) {
     std::string model, out, method = "percentile", per_tensor, io = "int8", report;
     double percentile = 99.99;
     int64_t calib_size = 512, eval_limit = 1000, litert = 500;
-    bool compare = false, sensitivity = false, rotate = false;
+    bool compare = false, sensitivity = false, rotate = true, rotate_heads = false;
     std::vector<std::string> keep_float;
     int keep_float_worst = 0;
     int qat_steps = 0;
@@ -63,9 +63,11 @@ void register_quantize_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--litert", a->litert, "Of those, images also run in LiteRT.js (0 = none)")
       ->capture_default_str();
-  cmd->add_flag("--rotate", a->rotate,
+  cmd->add_flag("--rotate,!--no-rotate", a->rotate,
                 "ViT: rotate the residual stream (orthogonal, LayerNorm-invariant) before "
-                "calibration to spread its outlier channels");
+                "calibration to spread its outlier channels (default on; ResNets: ignored)");
+  cmd->add_flag("--rotate-heads", a->rotate_heads,
+                "ViT, with --rotate: also rotate each attention head's q/k and v/proj dimensions");
   cmd->add_flag("--compare-methods", a->compare, "Report accuracy for every calibration method");
   cmd->add_flag("--sensitivity", a->sensitivity, "Per-layer sensitivity table");
   cmd->add_option("--keep-float", a->keep_float,
@@ -111,6 +113,7 @@ void register_quantize_command(CLI::App& app) {
     o.litert_images = a->litert;
     o.compare_methods = a->compare;
     o.rotate = a->rotate;
+    o.rotate_heads = a->rotate_heads;
     o.sensitivity = a->sensitivity;
     o.keep_float = a->keep_float;
     o.keep_float_worst = a->keep_float_worst;

@@ -71,7 +71,7 @@ std::vector<Field> quantize_fields(QuantizeConfig& q) {
   return {field("enabled", q.enabled),         field("method", q.method),
           field("percentile", q.percentile),   field("calib_size", q.calib_size),
           field("io", q.io),                   field("eval_images", q.eval_images),
-          field("litert_images", q.litert_images)};
+          field("litert_images", q.litert_images), field("rotate", q.rotate)};
 }
 
 std::vector<Field> prune_fields(PruneConfig& p) {

@@ -26,6 +26,7 @@ struct QuantizeConfig {
   std::string io = "int8";         // int8 | uint8 | float32 model inputs/outputs
   int64_t eval_images = 0;         // validation images for the accuracy report (0 = all)
   int64_t litert_images = 500;     // of those, also run in LiteRT.js (0 = none)
+  bool rotate = true;              // ViT: rotate the residual stream first (quantize/rotate.h)
 };
 
 // [prune]: structured pruning of student.pt -> pruned.pt, recovered by distillation from the

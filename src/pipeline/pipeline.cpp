@@ -159,6 +159,7 @@ nlohmann::json quantize_stage(const PipelineConfig& c, const PreparedData& d,
   job.ptq.calib.seed = c.seed;
   job.ptq.io = exporter::parse_int8_io(q.io);
   job.ptq.litert_images = q.litert_images;
+  job.ptq.rotate = q.rotate;
   job.calib_size = q.calib_size;
   job.eval_images = q.eval_images;
   const auto r = quantize_checkpoint(ckpt, d, c.data, job, path("model_int8.tflite"));

@@ -28,14 +28,15 @@ PtqResult run_ptq(models::Classifier& model, const torch::Tensor& calib_pixels,
   auto sim = make_quant_sim(model.config(), P, o.mean, o.std);
   nlohmann::json rep;
   rep["model"] = model.config().name;
-  if (o.rotate) {
-    if (model.config().family != "vit")
-      throw Error("quantize: --rotate applies to ViTs (the residual stream of a ResNet has no "
-                  "LayerNorm to carry a rotation through)");
+  const bool rotate = o.rotate && model.config().family == "vit";
+  if (rotate) {
     const auto& vc = model.config().vit;
     rotate_residual_stream(vc, sim->params(), residual_rotation(vc.embed_dim, o.calib.seed));
-    rep["rotation"] = {{"residual_stream", true}, {"seed", o.calib.seed}};
+    if (o.rotate_heads) rotate_attention_heads(vc, sim->params(), o.calib.seed);
   }
+  rep["rotation"] = {{"residual_stream", rotate},
+                     {"attention_heads", rotate && o.rotate_heads},
+                     {"seed", o.calib.seed}};
   rep["calibration"] = {{"method", calib_method_name(o.calib.method)},
                         {"percentile", o.calib.percentile},
                         {"images", calib_pixels.size(0)},
@@ -198,10 +199,13 @@ std::string format_report(const nlohmann::json& r) {
                    f.at("path").get<std::string>(), f.at("bytes").get<int64_t>(),
                    f.at("size_ratio").get<double>(), f.at("float32_bytes").get<int64_t>(),
                    f.at("ops").get<int>(), f.at("io").get<std::string>());
-  s += fmt::format("calibration: {} on {} images ({:.1f} s)\n",
+  s += fmt::format("calibration: {} on {} images ({:.1f} s){}\n",
                    r["calibration"]["method"].get<std::string>(),
                    r["calibration"]["images"].get<int64_t>(),
-                   r["calibration"]["seconds"].get<double>());
+                   r["calibration"]["seconds"].get<double>(),
+                   r.contains("rotation") && r["rotation"]["residual_stream"].get<bool>()
+                       ? ", residual stream rotated"
+                       : "");
   if (r.contains("float_accuracy"))
     s += fmt::format("accuracy on {} images: float {:.2f}%, int8 (simulated) {:.2f}% ({:+.2f} points)\n",
                      r["eval_images"].get<int64_t>(), 100 * r["float_accuracy"].get<double>(),

@@ -27,8 +27,10 @@ struct PtqOptions {
   std::vector<std::string> keep_float;
   int keep_float_worst = 0;
   // ViT: rotate the residual stream (rotate.h) before calibration; the function is unchanged,
-  // the int8 ranges are not. Seeded by calib.seed.
-  bool rotate = false;
+  // the int8 ranges are not (docs/quantization.md measures it). Seeded by calib.seed. ResNets
+  // have no LayerNorm to carry a rotation: ignored there (the report says so).
+  bool rotate = true;
+  bool rotate_heads = false;  // with rotate: also rotate_attention_heads
   // Quantization-aware fine-tuning (qat.h) after calibration; 0 = PTQ only. Trains on
   // qat_pixels / qat_labels ((N, C, S, S) in [0, 1], training images), or on the calibration
   // images when those are undefined.

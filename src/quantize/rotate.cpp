@@ -16,6 +16,10 @@ torch::Tensor orthonormal(const torch::Tensor& A) {
   return q * torch::sign(torch::diagonal(r)).unsqueeze(0);
 }
 
+torch::Tensor random_orthogonal(int64_t n, at::Generator& gen) {
+  return orthonormal(torch::randn({n, n}, gen, torch::TensorOptions().dtype(torch::kFloat64)));
+}
+
 }  // namespace
 
 torch::Tensor residual_rotation(int64_t D, uint64_t seed) {
@@ -27,7 +31,7 @@ torch::Tensor residual_rotation(int64_t D, uint64_t seed) {
   A.select(1, 0).fill_(1.0);
   const auto basis = orthonormal(A);
   const auto B = basis.slice(1, 1, D);                                       // (D, D-1)
-  const auto R = orthonormal(torch::randn({D - 1, D - 1}, gen, f64));        // (D-1, D-1)
+  const auto R = random_orthogonal(D - 1, gen);                              // (D-1, D-1)
   const auto ones = torch::ones({D, 1}, f64);
   return ones.mm(ones.t()) / static_cast<double>(D) + B.mm(R).mm(B.t());
 }
@@ -75,6 +79,41 @@ void rotate_residual_stream(const models::VitConfig& c, exporter::ParamMap& F,
     writer(blk + ".mlp.fc2");
   }
   reader("logits");
+}
+
+void rotate_attention_heads(const models::VitConfig& c, exporter::ParamMap& F, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x6865616473ULL);  // "heads"
+  const int64_t hd = c.head_dim_resolved();
+  auto at = [&](const std::string& name) -> torch::Tensor& {
+    auto it = F.find(name);
+    if (it == F.end()) throw Error("rotate: the folded weights have no '" + name + "'");
+    return it->second;
+  };
+  // rows [h hd, (h+1) hd) of a layer's weight and bias: R^T W, R^T b
+  auto rotate_rows = [&](const std::string& layer, int64_t h, const torch::Tensor& R) {
+    auto& w = at(layer + ".weight");
+    auto& b = at(layer + ".bias");
+    auto wd = w.to(torch::kFloat64), bd = b.to(torch::kFloat64);
+    wd.narrow(0, h * hd, hd).copy_(R.t().mm(wd.narrow(0, h * hd, hd)));
+    bd.narrow(0, h * hd, hd).copy_(R.t().mv(bd.narrow(0, h * hd, hd)));
+    w = wd.to(w.dtype()).contiguous();
+    b = bd.to(b.dtype()).contiguous();
+  };
+  for (int i = 0; i < c.depth; ++i) {
+    const std::string blk = "blocks." + std::to_string(i);
+    const int64_t H = c.heads_of(i);
+    for (int64_t h = 0; h < H; ++h) {
+      const auto R = random_orthogonal(hd, gen), S = random_orthogonal(hd, gen);
+      rotate_rows(blk + ".attn.q", h, R);
+      rotate_rows(blk + ".attn.k", h, R);
+      rotate_rows(blk + ".attn.v", h, S);
+      auto& wp = at(blk + ".attn.proj.weight");  // (D, H hd): columns of head h times S
+      auto wpd = wp.to(torch::kFloat64);
+      wpd.narrow(1, h * hd, hd).copy_(wpd.narrow(1, h * hd, hd).mm(S));
+      wp = wpd.to(wp.dtype()).contiguous();
+    }
+  }
 }
 
 }  // namespace tinyvit::quantize

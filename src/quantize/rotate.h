@@ -34,4 +34,13 @@ torch::Tensor residual_rotation(int64_t D, uint64_t seed);
 void rotate_residual_stream(const models::VitConfig& config, exporter::ParamMap& folded,
                             const torch::Tensor& Q);
 
+// Per head h of every block, two seeded random orthogonal (hd, hd) rotations: R for queries and
+// keys (scores = q k^T = (q R)(k R)^T), S for values (the context becomes context S, and
+// proj(context) = (context S)(W_proj,h S)^T). On the folded weights:
+//   attn.q / attn.k rows of head h: R^T W, R^T b;  attn.v rows: S^T W, S^T b;
+//   attn.proj columns of head h: W S.
+// Spreads outlier dimensions of q, k, v and the attention context over the head.
+void rotate_attention_heads(const models::VitConfig& config, exporter::ParamMap& folded,
+                            uint64_t seed);
+
 }  // namespace tinyvit::quantize

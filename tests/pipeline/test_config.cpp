@@ -3,6 +3,7 @@
 
 #include "common/error.h"
 #include "pipeline/config.h"
+#include "quantize/ptq.h"
 
 using namespace tinyvit;
 using namespace tinyvit::pipeline;
@@ -54,6 +55,8 @@ TEST(Config, PruneAndQuantizeAreOffByDefaultWithTheCommandsDefaults) {
   EXPECT_EQ(c.prune.job.criterion, "l1");
   EXPECT_EQ(c.quantize.method, "percentile");
   EXPECT_EQ(c.quantize.calib_size, 512);
+  EXPECT_TRUE(c.quantize.rotate);  // quantize::PtqOptions::rotate
+  EXPECT_EQ(c.quantize.rotate, quantize::PtqOptions{}.rotate);
 }
 
 TEST(Config, TyposAndWrongTypesAreErrorsNamingTheKey) {
@@ -92,7 +95,8 @@ TEST(Config, ResolvedTomlRoundTrips) {
   // The optional stages' tables are written too (the run directory's change check uses them).
   auto p = parse_pipeline_config(
       "[prune]\nenabled = true\nmlp = 0.5\nrecover_epochs = 2\nlr = 3e-4\n"
-      "[quantize]\nenabled = true\nmethod = \"minmax\"\ncalib_size = 64\nio = \"uint8\"\n",
+      "[quantize]\nenabled = true\nmethod = \"minmax\"\ncalib_size = 64\nio = \"uint8\"\n"
+      "rotate = false\n",
       "t");
   const std::string pt = to_toml(p);
   EXPECT_NE(pt.find("[prune]"), std::string::npos) << pt;
@@ -107,5 +111,6 @@ TEST(Config, ResolvedTomlRoundTrips) {
   EXPECT_EQ(p2.quantize.method, "minmax");
   EXPECT_EQ(p2.quantize.calib_size, 64);
   EXPECT_EQ(p2.quantize.io, "uint8");
+  EXPECT_FALSE(p2.quantize.rotate);
   EXPECT_NE(to_toml(p2), to_toml(parse_pipeline_config("", "t")));
 }

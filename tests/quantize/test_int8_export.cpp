@@ -328,6 +328,11 @@ TEST(Rotation, LeavesTheFloatNetworkUnchanged) {
     EXPECT_GT((sim->params().at("blocks.0.attn.q.weight") - w).abs().max().item<float>(), 0.01f);
     const auto after = sim_logits(*sim, px, SimMode::kFloat);
     EXPECT_LT((after - before).abs().max().item<float>(), 1e-4f) << "distill " << distill;
+    const auto v = sim->params().at("blocks.1.attn.v.weight").clone();
+    rotate_attention_heads(c.vit, sim->params(), 4);
+    EXPECT_GT((sim->params().at("blocks.1.attn.v.weight") - v).abs().max().item<float>(), 0.01f);
+    const auto heads = sim_logits(*sim, px, SimMode::kFloat);
+    EXPECT_LT((heads - before).abs().max().item<float>(), 1e-4f) << "distill " << distill;
   }
 }
 
