@@ -71,7 +71,10 @@ std::vector<Field> quantize_fields(QuantizeConfig& q) {
   return {field("enabled", q.enabled),         field("method", q.method),
           field("percentile", q.percentile),   field("calib_size", q.calib_size),
           field("io", q.io),                   field("eval_images", q.eval_images),
-          field("litert_images", q.litert_images), field("rotate", q.rotate)};
+          field("litert_images", q.litert_images), field("rotate", q.rotate),
+          field("qat_steps", q.qat_steps),         field("qat_images", q.qat_images),
+          field("qat_augment", q.qat_augment),     field("qat_lr", q.qat_lr),
+          field("qat_alpha", q.qat_alpha)};
 }
 
 std::vector<Field> prune_fields(PruneConfig& p) {
@@ -207,6 +210,10 @@ PipelineConfig parse_pipeline_config(const std::string& text, const std::string&
   read_table(root["quantize"].as_table(), quantize_fields(c.quantize), "quantize", origin);
   check_member(c.quantize.method, {"minmax", "percentile", "mse"}, origin + ": [quantize] method");
   check_member(c.quantize.io, {"int8", "uint8", "float32"}, origin + ": [quantize] io");
+  const auto& q = c.quantize;
+  if (q.qat_steps < 0 || q.qat_images < 0 || q.qat_lr <= 0 || q.qat_alpha < 0 || q.qat_alpha > 1)
+    throw Error(origin + ": [quantize] qat_steps and qat_images must be >= 0, qat_lr > 0, "
+                "qat_alpha in [0, 1]");
   check_member(c.prune.job.criterion, {"l1", "l2", "taylor"}, origin + ": [prune] criterion");
   const auto& po = c.prune.job.opt;
   if (po.heads < 0 || po.heads >= 1 || po.mlp < 0 || po.mlp >= 1 || po.blocks < 0)

@@ -27,6 +27,12 @@ struct QuantizeConfig {
   int64_t eval_images = 0;         // validation images for the accuracy report (0 = all)
   int64_t litert_images = 500;     // of those, also run in LiteRT.js (0 = none)
   bool rotate = true;              // ViT: rotate the residual stream first (quantize/rotate.h)
+  // QAT after calibration (quantize/qat.h; `tinyvit quantize --qat-*`); 0 steps = PTQ only
+  int qat_steps = 0;
+  int64_t qat_images = 0;          // training images for QAT (0 = the calibration images)
+  bool qat_augment = false;        // random crop + flip per image
+  double qat_lr = 2e-5;
+  double qat_alpha = 0.7;          // KL-to-float weight vs labels (1 = only agree with float)
 };
 
 // [prune]: structured pruning of student.pt -> pruned.pt, recovered by distillation from the

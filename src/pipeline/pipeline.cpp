@@ -160,6 +160,11 @@ nlohmann::json quantize_stage(const PipelineConfig& c, const PreparedData& d,
   job.ptq.io = exporter::parse_int8_io(q.io);
   job.ptq.litert_images = q.litert_images;
   job.ptq.rotate = q.rotate;
+  job.ptq.qat_steps = q.qat_steps;
+  job.ptq.qat_augment = q.qat_augment;
+  job.ptq.qat_lr = q.qat_lr;
+  job.ptq.qat_alpha = q.qat_alpha;
+  job.qat_images = q.qat_images;
   job.calib_size = q.calib_size;
   job.eval_images = q.eval_images;
   const auto r = quantize_checkpoint(ckpt, d, c.data, job, path("model_int8.tflite"));

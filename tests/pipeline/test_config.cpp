@@ -57,6 +57,11 @@ TEST(Config, PruneAndQuantizeAreOffByDefaultWithTheCommandsDefaults) {
   EXPECT_EQ(c.quantize.calib_size, 512);
   EXPECT_TRUE(c.quantize.rotate);  // quantize::PtqOptions::rotate
   EXPECT_EQ(c.quantize.rotate, quantize::PtqOptions{}.rotate);
+  const quantize::PtqOptions ptq;
+  EXPECT_EQ(c.quantize.qat_steps, ptq.qat_steps);
+  EXPECT_DOUBLE_EQ(c.quantize.qat_lr, ptq.qat_lr);
+  EXPECT_DOUBLE_EQ(c.quantize.qat_alpha, ptq.qat_alpha);
+  EXPECT_EQ(c.quantize.qat_augment, ptq.qat_augment);
 }
 
 TEST(Config, TyposAndWrongTypesAreErrorsNamingTheKey) {
@@ -75,6 +80,8 @@ TEST(Config, TyposAndWrongTypesAreErrorsNamingTheKey) {
   EXPECT_NE(error_of("[quantize]\nmethod = \"max\"\n").find("[quantize] method must be"),
             std::string::npos);
   EXPECT_NE(error_of("[quantize]\nio = \"int16\"\n").find("[quantize] io must be"),
+            std::string::npos);
+  EXPECT_NE(error_of("[quantize]\nqat_alpha = 1.5\n").find("qat_alpha in [0, 1]"),
             std::string::npos);
   EXPECT_NE(error_of("[prune]\ncriterion = \"l0\"\n").find("[prune] criterion must be"),
             std::string::npos);
@@ -96,7 +103,7 @@ TEST(Config, ResolvedTomlRoundTrips) {
   auto p = parse_pipeline_config(
       "[prune]\nenabled = true\nmlp = 0.5\nrecover_epochs = 2\nlr = 3e-4\n"
       "[quantize]\nenabled = true\nmethod = \"minmax\"\ncalib_size = 64\nio = \"uint8\"\n"
-      "rotate = false\n",
+      "rotate = false\nqat_steps = 3\nqat_images = 100\nqat_augment = true\n",
       "t");
   const std::string pt = to_toml(p);
   EXPECT_NE(pt.find("[prune]"), std::string::npos) << pt;
@@ -112,5 +119,8 @@ TEST(Config, ResolvedTomlRoundTrips) {
   EXPECT_EQ(p2.quantize.calib_size, 64);
   EXPECT_EQ(p2.quantize.io, "uint8");
   EXPECT_FALSE(p2.quantize.rotate);
+  EXPECT_EQ(p2.quantize.qat_steps, 3);
+  EXPECT_EQ(p2.quantize.qat_images, 100);
+  EXPECT_TRUE(p2.quantize.qat_augment);
   EXPECT_NE(to_toml(p2), to_toml(parse_pipeline_config("", "t")));
 }
