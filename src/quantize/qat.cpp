@@ -36,9 +36,11 @@ QatResult qat_finetune(QuantSim& sim, const torch::Tensor& pixels, const torch::
   if (sim.table.empty()) throw Error("qat: calibrate the simulator first (empty table)");
   if (pixels.size(0) != labels.size(0)) throw Error("qat: pixels and labels differ in count");
   if (o.steps < 0 || o.batch_size < 1) throw Error("qat: steps must be >= 0, batch size >= 1");
-  // The float model = the folded weights before fine-tuning, kept aside for the targets.
+  // With augmentation the targets are computed per batch by the float model = the folded
+  // weights before fine-tuning, kept aside; without, once for every image.
   exporter::ParamMap frozen;
-  for (const auto& [name, t] : sim.params()) frozen[name] = t.detach().clone();
+  if (o.augment)
+    for (const auto& [name, t] : sim.params()) frozen[name] = t.detach().clone();
   auto float_logits = [&](const torch::Tensor& x) {
     torch::NoGradGuard ng;
     std::swap(sim.params(), frozen);
@@ -50,7 +52,6 @@ QatResult qat_finetune(QuantSim& sim, const torch::Tensor& pixels, const torch::
     std::swap(sim.params(), frozen);
     return y;
   };
-  // Without augmentation the targets of every image are fixed: compute them once.
   torch::Tensor fixed_targets;
   if (!o.augment) fixed_targets = sim_logits(sim, pixels, SimMode::kFloat);
 
