@@ -29,6 +29,8 @@ double cpp_images_per_second(const std::string& name, int batch, int warmup, int
     torch::NoGradGuard g;
     for (auto& p : m->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+  if (resnet || m->config().family == "cnn") {  // the CNN teachers train with SGD
     opt = std::make_unique<torch::optim::SGD>(
         m->parameters(),
         torch::optim::SGDOptions(0.05).momentum(0.9).nesterov(true).weight_decay(5e-4));
@@ -82,7 +84,7 @@ int main(int argc, char** argv) {
     else if (a == "--warmup") warmup = next();
     else names.push_back(a);
   }
-  if (names.empty()) names = {"resnet18_cifar", "vit_micro_patch4_32", "vit_tiny_patch4_32"};
+  if (names.empty()) names = {"resnet18_cifar", "cnn_fast_cifar", "vit_micro_patch4_32", "vit_tiny_patch4_32"};
   torch::set_num_threads(threads);
   std::printf("training throughput, batch %d, %d threads, %d timed steps after %d warm-up\n",
               batch, threads, steps, warmup);

@@ -4,7 +4,8 @@
 Usage: /usr/bin/python3 bench/bench_train.py MODEL BATCH THREADS WARMUP STEPS
 Prints one line: "<model> <images per second>". Models mirror src/models exactly:
 resnet18_cifar (torchvision resnet18, 3x3/1 stem, no max-pool, channels-last, SGD) and
-vit_micro_patch4_32 / vit_tiny_patch4_32 (timm-style pre-norm ViT, AdamW).
+cnn_fast_cifar (whitening stem + 3 conv blocks, SGD), vit_micro_patch4_32 /
+vit_tiny_patch4_32 (timm-style pre-norm ViT, AdamW).
 """
 import sys
 import time
@@ -13,6 +14,28 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
+
+
+class FastCnn(nn.Module):
+    """models/cnn.cpp: 2x2 stem (fixed weight, trained bias), blocks conv-pool-BN-GELU-conv-BN-GELU."""
+
+    def __init__(self, widths=(64, 256, 256), classes=10):
+        super().__init__()
+        self.whiten = nn.Conv2d(3, 24, 2)
+        self.whiten.weight.requires_grad_(False)
+        blocks, c = [], 24
+        for w in widths:
+            blocks.append(nn.Sequential(nn.Conv2d(c, w, 3, padding=1, bias=False), nn.MaxPool2d(2),
+                                        nn.BatchNorm2d(w), nn.GELU(),
+                                        nn.Conv2d(w, w, 3, padding=1, bias=False),
+                                        nn.BatchNorm2d(w), nn.GELU()))
+            c = w
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(c, classes, bias=False)
+
+    def forward(self, x):
+        x = self.blocks(F.gelu(self.whiten(x)))
+        return self.head(x.flatten(2).amax(2)) * 0.125
 
 
 class Attention(nn.Module):
@@ -72,6 +95,10 @@ def main():
         m = m.to(memory_format=torch.channels_last)
         channels_last = True
         opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    elif name == "cnn_fast_cifar":
+        m = FastCnn()
+        opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.05, momentum=0.9,
+                              nesterov=True, weight_decay=5e-4)
     elif name == "vit_micro_patch4_32":
         m = ViT()
         opt = torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.05)

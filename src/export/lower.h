@@ -17,6 +17,8 @@ void lower_vit(Emitter& e, const models::VitConfig& config, const ParamMap& para
                const LowerOptions& options);
 void lower_resnet(Emitter& e, const models::ResNetConfig& config, const ParamMap& params,
                   const LowerOptions& options);
+void lower_cnn(Emitter& e, const models::CnnConfig& config, const ParamMap& params,
+               const LowerOptions& options);
 
 // Sets the graph's input/output and its "serving_default" signature.
 void finish_graph(Emitter& e, int input, int logits);

@@ -35,7 +35,7 @@ ExportResult export_tflite(const models::ModelConfig& config, const ParamMap& pa
   if (options.mean.size() != options.std.size())
     throw Error("export: mean and std must have the same number of channels");
   if (!options.mean.empty()) {
-    const int chans = config.family == "vit" ? config.vit.in_chans : config.resnet.in_chans;
+    const int chans = config.in_chans();
     if (static_cast<int>(options.mean.size()) != chans)
       throw Error("export: mean/std have " + std::to_string(options.mean.size()) +
                   " channels, the model takes " + std::to_string(chans));
@@ -70,6 +70,8 @@ ExportResult export_tflite(const models::ModelConfig& config, const ParamMap& pa
     lower_vit(e, config.vit, params, lo);
   } else if (config.family == "resnet") {
     lower_resnet(e, config.resnet, params, lo);
+  } else if (config.family == "cnn") {
+    lower_cnn(e, config.cnn, params, lo);
   } else {
     throw Error("export: model family '" + config.family + "' cannot be exported to TFLite");
   }

@@ -143,8 +143,7 @@ nlohmann::json ImportReport::to_json() const {
 ImportResult import_state_dict(const StateDict& sd_in, const ImportOptions& o) {
   models::ModelConfig cfg = models::model_config(o.arch, o.num_classes);
   if (o.img_size > 0) {
-    if (cfg.family == "vit") cfg.vit.img_size = o.img_size;
-    else cfg.resnet.img_size = o.img_size;
+    cfg.set_img_size(o.img_size);
     models::validate(cfg);
   }
   torch::manual_seed(o.seed);

@@ -25,6 +25,11 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
                 {"block_mlp", v.block_mlp},     {"distill_token", v.distill_token},
                 {"drop_path", v.drop_path},     {"dropout", v.dropout},
                 {"ln_eps", v.ln_eps}};
+  } else if (c.family == "cnn") {
+    const CnnConfig& k = c.cnn;
+    j["cnn"] = {{"widths", k.widths},           {"whiten_width", k.whiten_width},
+                {"in_chans", k.in_chans},       {"num_classes", k.num_classes},
+                {"img_size", k.img_size},       {"logit_scale", k.logit_scale}};
   } else {
     const ResNetConfig& r = c.resnet;
     j["resnet"] = {{"stem", r.stem},         {"layers", r.layers},
@@ -71,6 +76,15 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
       get_opt(r, "in_chans", o.in_chans);
       get_opt(r, "num_classes", o.num_classes);
       get_opt(r, "img_size", o.img_size);
+    } else if (c.family == "cnn") {
+      const auto& k = j.at("cnn");
+      CnnConfig& o = c.cnn;
+      get_opt(k, "widths", o.widths);
+      get_opt(k, "whiten_width", o.whiten_width);
+      get_opt(k, "in_chans", o.in_chans);
+      get_opt(k, "num_classes", o.num_classes);
+      get_opt(k, "img_size", o.img_size);
+      get_opt(k, "logit_scale", o.logit_scale);
     }
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("model config: ") + e.what());
@@ -108,8 +122,19 @@ void validate(const ModelConfig& c) {
     if (r.layers.size() != 4) fail("layers must have 4 stage depths");
     if (r.width <= 0 || r.num_classes <= 0 || r.in_chans <= 0 || r.img_size <= 0)
       fail("width, num_classes, in_chans and img_size must be positive");
+  } else if (c.family == "cnn") {
+    const CnnConfig& k = c.cnn;
+    if (k.widths.size() != 3) fail("widths must have 3 block widths");
+    for (int w : k.widths)
+      if (w <= 0) fail("block widths must be positive");
+    if (k.in_chans <= 0 || k.num_classes <= 0) fail("in_chans and num_classes must be positive");
+    if (k.whiten_width != 2 * k.in_chans * 4)
+      fail("whiten_width must be 2 * in_chans * 4 (" + std::to_string(2 * k.in_chans * 4) + ")");
+    // 2x2 valid conv, then three 2x2 max pools: the last block must keep at least 1 px.
+    if (k.img_size < 9) fail("img_size must be at least 9 (a 2x2 conv, then three 2x2 pools)");
+    if (!(k.logit_scale > 0)) fail("logit_scale must be positive");
   } else {
-    fail("unknown family '" + c.family + "' (expected 'vit' or 'resnet')");
+    fail("unknown family '" + c.family + "' (expected 'vit', 'resnet' or 'cnn')");
   }
 }
 

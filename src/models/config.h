@@ -53,14 +53,45 @@ struct ResNetConfig {
   int img_size = 32;        // the input size the model is trained/exported at
 };
 
+// Fast-converging CNN teacher (the layout of Keller Jordan's airbench94, 2024): a frozen
+// patch-whitening stem, three conv blocks, global max pool, linear head with a fixed scale.
+//   whiten.{weight (buffer, 2C x 3 x 2 x 2), bias}     Conv2d 2x2, valid: 32 -> 31 px, GELU
+//   blocks.i.conv1 (3x3, pad 1) -> MaxPool 2 -> blocks.i.norm1 -> GELU
+//   blocks.i.conv2 (3x3, pad 1) -> blocks.i.norm2 -> GELU             31 -> 15 -> 7 -> 3 px
+//   global max pool -> head (Linear, no bias) -> * logit_scale
+// The whitening filters are computed from training images (data-dependent init), not trained.
+struct CnnConfig {
+  std::vector<int> widths{64, 256, 256};  // output channels of the blocks
+  int whiten_width = 24;    // 2 x (in_chans * 2 * 2): every whitening filter and its negation
+  int in_chans = 3;
+  int num_classes = 10;
+  int img_size = 32;
+  float logit_scale = 0.125f;  // logits = head(x) * scale (calmer head under large SGD steps)
+};
+
 struct ModelConfig {
   std::string name;         // registry name it came from ("vit_tiny_patch4_32", ...)
-  std::string family;       // "vit" | "resnet"
+  std::string family;       // "vit" | "resnet" | "cnn"
   VitConfig vit;            // valid when family == "vit"
   ResNetConfig resnet;      // valid when family == "resnet"
+  CnnConfig cnn;            // valid when family == "cnn"
 
-  int img_size() const { return family == "vit" ? vit.img_size : resnet.img_size; }
-  int num_classes() const { return family == "vit" ? vit.num_classes : resnet.num_classes; }
+  int img_size() const {
+    return family == "vit" ? vit.img_size : family == "cnn" ? cnn.img_size : resnet.img_size;
+  }
+  int num_classes() const {
+    return family == "vit" ? vit.num_classes
+                           : family == "cnn" ? cnn.num_classes : resnet.num_classes;
+  }
+  int in_chans() const {
+    return family == "vit" ? vit.in_chans : family == "cnn" ? cnn.in_chans : resnet.in_chans;
+  }
+  void set_num_classes(int n) {
+    (family == "vit" ? vit.num_classes : family == "cnn" ? cnn.num_classes : resnet.num_classes) = n;
+  }
+  void set_img_size(int s) {
+    (family == "vit" ? vit.img_size : family == "cnn" ? cnn.img_size : resnet.img_size) = s;
+  }
 };
 
 void to_json(nlohmann::json& j, const ModelConfig& c);

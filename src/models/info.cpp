@@ -76,6 +76,25 @@ void resnet_info(const ResNetConfig& c, ModelInfo& m) {
       in * c.num_classes);
 }
 
+void cnn_info(const CnnConfig& c, ModelInfo& m) {
+  int64_t hw = c.img_size - 1, in = c.whiten_width;
+  // The whitening weight is a buffer (computed, not trained): only its bias counts as a parameter.
+  add(m, "whiten", "Conv2d", {1, in, hw, hw}, in, hw * hw * in * c.in_chans * 4);
+  for (std::size_t i = 0; i < c.widths.size(); ++i) {
+    const int64_t w = c.widths[i];
+    const std::string n = "blocks." + std::to_string(i) + ".";
+    add(m, n + "conv1", "Conv2d", {1, w, hw, hw}, w * in * 9, hw * hw * w * in * 9);
+    hw /= 2;
+    add(m, n + "pool", "MaxPool2d", {1, w, hw, hw}, 0, 0);
+    add(m, n + "norm1", "BatchNorm2d", {1, w, hw, hw}, 2 * w, 0);
+    add(m, n + "conv2", "Conv2d", {1, w, hw, hw}, w * w * 9, hw * hw * w * w * 9);
+    add(m, n + "norm2", "BatchNorm2d", {1, w, hw, hw}, 2 * w, 0);
+    in = w;
+  }
+  add(m, "pool", "MaxPool2d", {1, in}, 0, 0);
+  add(m, "head", "Linear", {1, c.num_classes}, in * c.num_classes, in * c.num_classes);
+}
+
 std::string shape_str(const std::vector<int64_t>& s) {
   std::string r = "(";
   for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
@@ -87,6 +106,7 @@ std::string shape_str(const std::vector<int64_t>& s) {
 ModelInfo model_info(const ModelConfig& config) {
   ModelInfo m;
   if (config.family == "vit") vit_info(config.vit, m);
+  else if (config.family == "cnn") cnn_info(config.cnn, m);
   else resnet_info(config.resnet, m);
   return m;
 }

@@ -20,6 +20,9 @@ class Classifier : public torch::nn::Module {
     return {forward(x), torch::Tensor()};
   }
   virtual const ModelConfig& config() const = 0;
+  // Data-dependent initialisation before training from scratch (the cnn family's whitening
+  // stem); images (N, 3, S, S) normalized. Other families ignore it.
+  virtual void init_from_data(const torch::Tensor& /*images*/) {}
 };
 
 using ClassifierPtr = std::shared_ptr<Classifier>;

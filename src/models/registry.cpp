@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "models/cnn.h"
 #include "models/model.h"
 #include "models/resnet.h"
 #include "models/vit.h"
@@ -34,8 +35,18 @@ ModelConfig resnet18(const std::string& name, const std::string& stem, int img) 
   return c;
 }
 
+ModelConfig fast_cnn(const std::string& name) {
+  ModelConfig c;
+  c.name = name;
+  c.family = "cnn";
+  return c;
+}
+
 const std::map<std::string, std::function<ModelConfig()>>& registry() {
   static const std::map<std::string, std::function<ModelConfig()>> r = {
+      // Teacher for time-to-accuracy: widths 64/256/256, 2.0M params, 0.15 GMACs per image
+      // (0.27x ResNet-18's), ~5x ResNet-18's training images/s here (docs/benchmarks.md).
+      {"cnn_fast_cifar", [] { return fast_cnn("cnn_fast_cifar"); }},
       // The seed project's teacher: torchvision resnet18, ImageNet stem, 224 px.
       {"resnet18", [] { return resnet18("resnet18", "imagenet", 224); }},
       // CIFAR stem (3x3/1, no max-pool) at 32 px: the teacher we train from scratch.
@@ -63,8 +74,7 @@ ModelConfig model_config(const std::string& name, int num_classes) {
     throw Error("unknown model '" + name + "' (registered: " + known + ")");
   }
   ModelConfig c = it->second();
-  if (c.family == "vit") c.vit.num_classes = num_classes;
-  else c.resnet.num_classes = num_classes;
+  c.set_num_classes(num_classes);
   validate(c);
   return c;
 }
@@ -78,6 +88,7 @@ std::vector<std::string> registered_model_names() {
 ClassifierPtr build_model(const ModelConfig& config) {
   validate(config);
   if (config.family == "vit") return std::make_shared<VisionTransformer>(config);
+  if (config.family == "cnn") return std::make_shared<FastCnn>(config);
   return std::make_shared<ResNet>(config);
 }
 

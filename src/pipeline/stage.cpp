@@ -124,6 +124,22 @@ train::TrainResult run_stage(const PreparedData& d, const DataConfig& dc, const 
   }
 
   const int input = mc.img_size();
+  if (!init.model && mc.family == "cnn") {
+    // Data-dependent init (the cnn family's whitening stem) from the first 5,000 training
+    // images, normalized, not augmented. A resumed run overwrites it with its checkpoint.
+    data::BatchLoader first(d.dataset, d.train,
+                            loader_options(d, dc, 500, input, false, sc.aug, sc.train.seed));
+    first.start_epoch(0);
+    std::vector<torch::Tensor> images;
+    int64_t n = 0;
+    while (n < 5000) {
+      auto b = first.next();
+      if (!b) break;
+      n += b->images.size(0);
+      images.push_back(b->images);
+    }
+    if (!images.empty()) model->init_from_data(torch::cat(images));
+  }
   data::BatchLoader train_loader(
       d.dataset, d.train,
       loader_options(d, dc, sc.batch_size, input, true, sc.aug, sc.train.seed));

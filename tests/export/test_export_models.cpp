@@ -55,6 +55,14 @@ models::ModelConfig tiny_resnet(const std::string& stem) {
   return c;
 }
 
+models::ModelConfig tiny_cnn() {
+  models::ModelConfig c;
+  c.name = "test_cnn";
+  c.family = "cnn";
+  c.cnn.widths = {8, 16, 12};
+  return c;
+}
+
 // Perturbs every parameter and BatchNorm statistic (seeded) so no part of the graph is trivial
 // (zero cls/pos tokens, unit LayerNorm, identity BatchNorm would hide lowering mistakes).
 models::ClassifierPtr make_model(const models::ModelConfig& c, uint64_t seed) {
@@ -187,6 +195,35 @@ TEST(ExportModels, TinyResNetImagenetStemMatchesLibTorch) {
   report("tiny ResNet-18 (imagenet stem, width 8)", r, c);
   EXPECT_LE(c.max_diff, 1e-4);
   EXPECT_EQ(r.op_counts.at("MAX_POOL_2D"), 1);
+}
+
+TEST(ExportModels, TinyFastCnnMatchesLibTorch) {
+  // Both lowerings of "BatchNorm after the max pool": folded into conv1 (every scale > 0) and,
+  // with one negative scale in block 1, MUL + ADD after the pool (max does not commute with a
+  // negative scale, so folding there would be wrong, and this test would catch it).
+  for (const bool negative : {false, true}) {
+    SCOPED_TRACE(negative ? "negative BN scale" : "positive BN scales");
+    auto m = make_model(tiny_cnn(), 22);
+    {
+      torch::NoGradGuard g;
+      for (auto& p : m->named_parameters())
+        if (p.key().find("norm1.weight") != std::string::npos) p.value().abs_().add_(0.5);
+      if (negative) m->named_parameters()["blocks.1.norm1.weight"][3].fill_(-0.8);
+    }
+    ExportOptions o;
+    o.mean = kMean;
+    o.std = kStd;
+    ExportResult r;
+    const Comparison c = compare(m, o, 16, &r);
+    report(negative ? "tiny cnn (norm1 as MUL+ADD in block 1)" : "tiny cnn (BN folded)", r, c);
+    EXPECT_LE(c.max_diff, 1e-4 * std::max(1.0, c.max_logit));
+    EXPECT_EQ(c.agreement, 1.0);
+    EXPECT_EQ(r.op_counts.at("CONV_2D"), 7);      // stem + 2 per block
+    EXPECT_EQ(r.op_counts.at("MAX_POOL_2D"), 4);  // 3 blocks + global
+    EXPECT_EQ(r.op_counts.at("GELU"), 7);
+    // The normalization's MUL, plus block 1's unfolded BatchNorm in the negative case.
+    EXPECT_EQ(r.op_counts.at("MUL"), negative ? 2 : 1);
+  }
 }
 
 TEST(ExportModels, TflmProfileReplacesGelu) {

@@ -1,0 +1,72 @@
+// FastCnn's data-dependent stem: after init_from_data, the 2x2 conv (as LibTorch's conv2d
+// computes it, independent of the unfold order init_from_data uses) decorrelates the patches.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "models/cnn.h"
+#include "models/registry.h"
+
+using namespace tinyvit;
+
+TEST(FastCnn, WhiteningStemDecorrelatesPatches) {
+  torch::manual_seed(3);
+  auto m = models::build_model(models::model_config("cnn_fast_cifar", 10));
+  auto* cnn = dynamic_cast<models::FastCnn*>(m.get());
+  ASSERT_NE(cnn, nullptr);
+  // Correlated "images": neighbouring pixels share noise (2x2 box filter) and channels mix, as in
+  // natural images.
+  auto x = torch::avg_pool2d(torch::randn({96, 3, 33, 33}), 2, 1);  // (96, 3, 32, 32)
+  const auto mix = torch::tensor({1.0f, 0.8f, 0.6f, 0.0f, 0.6f, 0.5f, 0.0f, 0.0f, 0.4f}).view({3, 3});
+  x = torch::einsum("oc,nchw->nohw", {mix, x});
+  m->init_from_data(x);
+
+  const auto w = cnn->whiten->weight;  // (24, 3, 2, 2)
+  ASSERT_EQ(w.sizes(), (std::vector<int64_t>{24, 3, 2, 2}));
+  // Filters 12..23 are the negations of 0..11 (GELU then sees both signs of every feature).
+  EXPECT_TRUE(torch::equal(w.slice(0, 12), -w.slice(0, 0, 12)));
+
+  auto y = torch::conv2d(x.to(torch::kFloat64), w.slice(0, 0, 12).to(torch::kFloat64));
+  y = y.permute({0, 2, 3, 1}).reshape({-1, 12});
+  y = y - y.mean(0, true);
+  const auto cov = y.t().mm(y) / static_cast<double>(y.size(0));
+  // Expected: W Sigma W^T = diag(l / (l + eps)), eps = 5e-4, l = eigenvalues of the patch
+  // covariance Sigma, computed here through conv2d with 12 one-hot 2x2 filters (not unfold).
+  // Tolerance 1e-5: the filters are stored in float32 (~1e-7 relative) and the smallest l is
+  // ~5e-3, whose direction the filters amplify ~14x.
+  auto onehot = torch::eye(12, torch::kFloat64).view({12, 3, 2, 2});
+  auto p = torch::conv2d(x.to(torch::kFloat64), onehot).permute({0, 2, 3, 1}).reshape({-1, 12});
+  p = p - p.mean(0, true);
+  const auto l = torch::linalg_eigvalsh(p.t().mm(p) / static_cast<double>(p.size(0)), "L");
+  const auto expected = l / (l + 5e-4);  // ascending, as l is
+  const auto diag = cov.diagonal();
+  const auto got = std::get<0>(diag.sort());
+  EXPECT_LT((got - expected).abs().max().item<double>(), 1e-5) << got << expected;
+  EXPECT_LE(diag.max().item<double>(), 1.0);
+  const auto off = cov - torch::diag(diag);
+  EXPECT_LT(off.abs().max().item<double>(), 1e-5);
+
+  // A plain random stem does not decorrelate (the test can fail).
+  auto fresh = models::build_model(models::model_config("cnn_fast_cifar", 10));
+  auto* f = dynamic_cast<models::FastCnn*>(fresh.get());
+  auto z = torch::conv2d(x.to(torch::kFloat64), f->whiten->weight.slice(0, 0, 12).to(torch::kFloat64));
+  z = z.permute({0, 2, 3, 1}).reshape({-1, 12});
+  z = z - z.mean(0, true);
+  const auto cz = z.t().mm(z) / static_cast<double>(z.size(0));
+  EXPECT_GT((cz - torch::diag(cz.diagonal())).abs().max().item<double>(), 1e-2);
+}
+
+TEST(FastCnn, ConfigRoundTripsAndRejectsBadWidths) {
+  auto c = models::model_config("cnn_fast_cifar", 7);
+  c.cnn.widths = {16, 32, 24};
+  nlohmann::json j = c;
+  const models::ModelConfig back = j.get<models::ModelConfig>();
+  EXPECT_EQ(back.family, "cnn");
+  EXPECT_EQ(back.cnn.widths, (std::vector<int>{16, 32, 24}));
+  EXPECT_EQ(back.num_classes(), 7);
+  EXPECT_FLOAT_EQ(back.cnn.logit_scale, 0.125f);
+  c.cnn.widths = {16, 32};
+  EXPECT_THROW(models::validate(c), std::exception);
+  c = models::model_config("cnn_fast_cifar", 7);
+  c.cnn.img_size = 8;  // 7 px after the stem: the third pool would leave nothing
+  EXPECT_THROW(models::validate(c), std::exception);
+}
