@@ -20,6 +20,13 @@ torch::Tensor random_orthogonal(int64_t n, at::Generator& gen) {
   return orthonormal(torch::randn({n, n}, gen, torch::TensorOptions().dtype(torch::kFloat64)));
 }
 
+// The folded weight `name`, or a clear error naming it.
+torch::Tensor& folded(exporter::ParamMap& F, const std::string& name) {
+  auto it = F.find(name);
+  if (it == F.end()) throw Error("rotate: the folded weights have no '" + name + "'");
+  return it->second;
+}
+
 }  // namespace
 
 torch::Tensor residual_rotation(int64_t D, uint64_t seed) {
@@ -42,23 +49,18 @@ void rotate_residual_stream(const models::VitConfig& c, exporter::ParamMap& F,
   const int64_t D = c.embed_dim;
   if (Q.dim() != 2 || Q.size(0) != D || Q.size(1) != D)
     throw Error("rotate: the rotation must be " + std::to_string(D) + " x " + std::to_string(D));
-  auto at = [&](const std::string& name) -> torch::Tensor& {
-    auto it = F.find(name);
-    if (it == F.end()) throw Error("rotate: the folded weights have no '" + name + "'");
-    return it->second;
-  };
   const auto Qd = Q.to(torch::kFloat64);
   // writer: rows (output channels) of a (D, ...) weight and its (D) bias: Q^T W, Q^T b
   auto writer = [&](const std::string& layer) {
-    auto& w = at(layer + ".weight");
-    auto& b = at(layer + ".bias");
+    auto& w = folded(F, layer + ".weight");
+    auto& b = folded(F, layer + ".bias");
     const auto shape = w.sizes().vec();
     w = Qd.t().mm(w.to(torch::kFloat64).reshape({D, -1})).reshape(shape).to(w.dtype()).contiguous();
     b = Qd.t().mv(b.to(torch::kFloat64)).to(b.dtype()).contiguous();
   };
   // reader: every D-wide block of input columns of an (out, k D) weight: W Q
   auto reader = [&](const std::string& layer) {
-    auto& w = at(layer + ".weight");
+    auto& w = folded(F, layer + ".weight");
     const int64_t out = w.size(0), blocks = w.size(1) / D;
     if (w.size(1) != blocks * D) throw Error("rotate: '" + layer + "' does not read D-wide rows");
     auto w3 = w.to(torch::kFloat64).reshape({out, blocks, D});
@@ -66,7 +68,7 @@ void rotate_residual_stream(const models::VitConfig& c, exporter::ParamMap& F,
   };
   // tokens: (1, n, D) rows x -> x Q
   auto rows = [&](const std::string& name) {
-    auto& t = at(name);
+    auto& t = folded(F, name);
     t = torch::matmul(t.to(torch::kFloat64), Qd).to(t.dtype()).contiguous();
   };
   writer("patch_embed.proj");
@@ -85,15 +87,10 @@ void rotate_attention_heads(const models::VitConfig& c, exporter::ParamMap& F, u
   torch::NoGradGuard no_grad;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x6865616473ULL);  // "heads"
   const int64_t hd = c.head_dim_resolved();
-  auto at = [&](const std::string& name) -> torch::Tensor& {
-    auto it = F.find(name);
-    if (it == F.end()) throw Error("rotate: the folded weights have no '" + name + "'");
-    return it->second;
-  };
   // rows [h hd, (h+1) hd) of a layer's weight and bias: R^T W, R^T b
   auto rotate_rows = [&](const std::string& layer, int64_t h, const torch::Tensor& R) {
-    auto& w = at(layer + ".weight");
-    auto& b = at(layer + ".bias");
+    auto& w = folded(F, layer + ".weight");
+    auto& b = folded(F, layer + ".bias");
     auto wd = w.to(torch::kFloat64), bd = b.to(torch::kFloat64);
     wd.narrow(0, h * hd, hd).copy_(R.t().mm(wd.narrow(0, h * hd, hd)));
     bd.narrow(0, h * hd, hd).copy_(R.t().mv(bd.narrow(0, h * hd, hd)));
@@ -108,7 +105,7 @@ void rotate_attention_heads(const models::VitConfig& c, exporter::ParamMap& F, u
       rotate_rows(blk + ".attn.q", h, R);
       rotate_rows(blk + ".attn.k", h, R);
       rotate_rows(blk + ".attn.v", h, S);
-      auto& wp = at(blk + ".attn.proj.weight");  // (D, H hd): columns of head h times S
+      auto& wp = folded(F, blk + ".attn.proj.weight");  // (D, H hd): columns of head h times S
       auto wpd = wp.to(torch::kFloat64);
       wpd.narrow(1, h * hd, hd).copy_(wpd.narrow(1, h * hd, hd).mm(S));
       wp = wpd.to(wp.dtype()).contiguous();
