@@ -44,8 +44,8 @@ ModelConfig fast_cnn(const std::string& name) {
 
 const std::map<std::string, std::function<ModelConfig()>>& registry() {
   static const std::map<std::string, std::function<ModelConfig()>> r = {
-      // Teacher for time-to-accuracy: widths 64/256/256, 2.0M params, 0.15 GMACs per image
-      // (0.27x ResNet-18's), ~5x ResNet-18's training images/s here (docs/benchmarks.md).
+      // Teacher for time-to-accuracy: widths 64/256/256, 1.97M params, 118M MACs per image
+      // (0.21x resnet18_cifar's), ~5x its training images/s here (docs/benchmarks.md).
       {"cnn_fast_cifar", [] { return fast_cnn("cnn_fast_cifar"); }},
       // The seed project's teacher: torchvision resnet18, ImageNet stem, 224 px.
       {"resnet18", [] { return resnet18("resnet18", "imagenet", 224); }},
