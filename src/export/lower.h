@@ -20,6 +20,10 @@ void lower_resnet(Emitter& e, const models::ResNetConfig& config, const ParamMap
 void lower_cnn(Emitter& e, const models::CnnConfig& config, const ParamMap& params,
                const LowerOptions& options);
 
+// The dataset normalization in-graph, (x - mean) / std = x * (1/std) + (-mean/std), as MUL +
+// ADD on the NHWC image `x`; returns x itself when options.mean is empty.
+int normalize_input(Emitter& e, int x, const LowerOptions& options);
+
 // Sets the graph's input/output and its "serving_default" signature.
 void finish_graph(Emitter& e, int input, int logits);
 

@@ -9,35 +9,13 @@
 #include "export/lower.h"
 
 namespace tinyvit::exporter {
-namespace {
-
-constexpr double kBnEps = 1e-5;  // torch BatchNorm2d default (not in the state dict)
-
-// BatchNorm as y = x * k + b per channel.
-std::pair<torch::Tensor, torch::Tensor> bn_affine(const ParamMap& P, const std::string& bn,
-                                                  int64_t co) {
-  const torch::Tensor gamma = param(P, bn + ".weight", {co});
-  const torch::Tensor beta = param(P, bn + ".bias", {co});
-  const torch::Tensor mean = param(P, bn + ".running_mean", {co});
-  const torch::Tensor var = param(P, bn + ".running_var", {co});
-  const torch::Tensor k =
-      gamma / torch::sqrt(var.to(torch::kFloat64) + kBnEps).to(torch::kFloat32);
-  return {k, beta - mean * k};
-}
-
-}  // namespace
 
 void lower_cnn(Emitter& e, const models::CnnConfig& c, const ParamMap& P, const LowerOptions& o) {
   const int S = c.img_size, C = c.in_chans;
   const int image = e.input("image", {1, S, S, C});
-  int x = image;
-  if (!o.mean.empty()) {
-    // The stem has no padding, so normalization could fold into it; kept explicit like the
-    // other families so the file states its input convention in ops.
-    auto m = torch::tensor(o.mean), s = torch::tensor(o.std);
-    x = e.mul(x, e.constant("normalize.scale", 1.0f / s), "normalize.scaled");
-    x = e.add(x, e.constant("normalize.shift", -m / s), "normalize");
-  }
+  // The stem has no padding, so normalization could fold into it; kept explicit like the
+  // other families so the file states its input convention in ops.
+  int x = normalize_input(e, image, o);
   x = e.conv2d(x, param(P, "whiten.weight", {c.whiten_width, C, 2, 2}),
                param(P, "whiten.bias", {c.whiten_width}), 1, {0, 0}, "whiten");
   x = e.gelu(x, "whiten.gelu", o.gelu_tanh);
@@ -45,7 +23,7 @@ void lower_cnn(Emitter& e, const models::CnnConfig& c, const ParamMap& P, const 
     const std::string b = "blocks." + std::to_string(i);
     const int64_t co = c.widths[i];
     const torch::Tensor w1 = param(P, b + ".conv1.weight");
-    auto [k1, b1] = bn_affine(P, b + ".norm1", co);
+    auto [k1, b1] = batch_norm_affine(P, b + ".norm1", co);
     const bool fold = k1.min().item<float>() > 0.f;
     x = fold ? e.conv2d(x, w1 * k1.view({co, 1, 1, 1}), b1, 1, {1, 1}, b + ".conv1")
              : e.conv2d(x, w1, torch::zeros({co}), 1, {1, 1}, b + ".conv1");
@@ -55,7 +33,7 @@ void lower_cnn(Emitter& e, const models::CnnConfig& c, const ParamMap& P, const 
       x = e.add(x, e.constant(b + ".norm1.shift", b1), b + ".norm1");
     }
     x = e.gelu(x, b + ".gelu1", o.gelu_tanh);
-    auto [k2, b2] = bn_affine(P, b + ".norm2", co);
+    auto [k2, b2] = batch_norm_affine(P, b + ".norm2", co);
     x = e.conv2d(x, param(P, b + ".conv2.weight") * k2.view({co, 1, 1, 1}), b2, 1, {1, 1},
                  b + ".conv2");
     x = e.gelu(x, b + ".gelu2", o.gelu_tanh);

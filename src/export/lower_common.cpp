@@ -43,6 +43,16 @@ torch::Tensor param(const ParamMap& params, const std::string& name,
   return it->second.to(torch::kFloat32).contiguous();
 }
 
+std::pair<torch::Tensor, torch::Tensor> batch_norm_affine(const ParamMap& params,
+                                                          const std::string& bn, int64_t channels) {
+  constexpr double kEps = 1e-5;
+  const torch::Tensor var = param(params, bn + ".running_var", {channels});
+  const torch::Tensor k = param(params, bn + ".weight", {channels}) /
+                          torch::sqrt(var.to(torch::kFloat64) + kEps).to(torch::kFloat32);
+  return {k, param(params, bn + ".bias", {channels}) -
+                 param(params, bn + ".running_mean", {channels}) * k};
+}
+
 std::vector<int32_t> broadcast_shape(const std::vector<int32_t>& a,
                                      const std::vector<int32_t>& b) {
   const std::size_t n = std::max(a.size(), b.size());

@@ -24,6 +24,11 @@ ParamMap collect_params(const torch::nn::Module& module);
 torch::Tensor param(const ParamMap& params, const std::string& name,
                     const std::vector<int64_t>& shape = {});
 
+// Inference BatchNorm `bn` (eps 1e-5, torch's default, not in the state dict) as a per-channel
+// affine map y = x * k + b:  k = gamma / sqrt(running_var + eps),  b = beta - running_mean * k.
+std::pair<torch::Tensor, torch::Tensor> batch_norm_affine(const ParamMap& params,
+                                                          const std::string& bn, int64_t channels);
+
 enum class Activation { kNone, kRelu };
 
 // Explicit 2-D padding as PyTorch specifies it (same on both sides).

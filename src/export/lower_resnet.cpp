@@ -6,20 +6,12 @@
 namespace tinyvit::exporter {
 namespace {
 
-// torchvision's BatchNorm2d eps (not stored in the state dict).
-constexpr double kBnEps = 1e-5;
-
 // conv (no bias) + BatchNorm folded:  w' = w * g / sqrt(var + eps),  b' = beta - mean * g / sqrt(..)
 int conv_bn(Emitter& e, const ParamMap& P, int x, const std::string& conv, const std::string& bn,
             int stride, int pad, Activation act) {
   const torch::Tensor w = param(P, conv + ".weight");
   const int64_t co = w.size(0);
-  const torch::Tensor gamma = param(P, bn + ".weight", {co});
-  const torch::Tensor beta = param(P, bn + ".bias", {co});
-  const torch::Tensor mean = param(P, bn + ".running_mean", {co});
-  const torch::Tensor var = param(P, bn + ".running_var", {co});
-  const torch::Tensor k = gamma / torch::sqrt(var.to(torch::kFloat64) + kBnEps).to(torch::kFloat32);
-  torch::Tensor b = beta - mean * k;
+  auto [k, b] = batch_norm_affine(P, bn, co);
   if (P.count(conv + ".bias")) b = b + param(P, conv + ".bias", {co}) * k;
   return e.conv2d(x, w * k.view({co, 1, 1, 1}), b, stride, {pad, pad}, conv, act);
 }
@@ -30,14 +22,9 @@ void lower_resnet(Emitter& e, const models::ResNetConfig& c, const ParamMap& P,
                   const LowerOptions& o) {
   const int S = c.img_size, C = c.in_chans;
   const int image = e.input("image", {1, S, S, C});
-  int x = image;
-  // (x - m) / s = x * (1/s) + (-m/s), before the first (padded) conv: folding it into that
-  // conv would be wrong at the border, where the conv pads the *normalized* input with zeros.
-  if (!o.mean.empty()) {
-    auto m = torch::tensor(o.mean), s = torch::tensor(o.std);
-    x = e.mul(x, e.constant("normalize.scale", 1.0f / s), "normalize.scaled");
-    x = e.add(x, e.constant("normalize.shift", -m / s), "normalize");
-  }
+  // Normalization before the first (padded) conv: folding it into that conv would be wrong
+  // at the border, where the conv pads the *normalized* input with zeros.
+  int x = normalize_input(e, image, o);
   if (c.stem == "imagenet") {
     x = conv_bn(e, P, x, "conv1", "bn1", 2, 3, Activation::kRelu);
     x = e.max_pool_nonneg(x, 3, 2, 1, "maxpool");  // input >= 0 (after ReLU)

@@ -8,15 +8,10 @@
 namespace tinyvit::exporter {
 namespace {
 
-constexpr double kBnEps = 1e-5;  // torchvision's BatchNorm2d eps
-
 void fold_conv_bn(const ParamMap& P, ParamMap& F, const std::string& conv, const std::string& bn) {
   const torch::Tensor w = param(P, conv + ".weight");
   const int64_t co = w.size(0);
-  const torch::Tensor k = param(P, bn + ".weight", {co}) /
-      torch::sqrt(param(P, bn + ".running_var", {co}).to(torch::kFloat64) + kBnEps)
-          .to(torch::kFloat32);
-  torch::Tensor b = param(P, bn + ".bias", {co}) - param(P, bn + ".running_mean", {co}) * k;
+  auto [k, b] = batch_norm_affine(P, bn, co);
   if (P.count(conv + ".bias")) b = b + param(P, conv + ".bias", {co}) * k;
   F[conv + ".weight"] = (w * k.view({co, 1, 1, 1})).contiguous();
   F[conv + ".bias"] = b.contiguous();

@@ -20,6 +20,13 @@ ExportTarget parse_export_target(const std::string& name) {
   throw Error("export: unknown target '" + name + "' (expected tflite or tflm)");
 }
 
+int normalize_input(Emitter& e, int x, const LowerOptions& o) {
+  if (o.mean.empty()) return x;
+  auto m = torch::tensor(o.mean), s = torch::tensor(o.std);
+  x = e.mul(x, e.constant("normalize.scale", 1.0f / s), "normalize.scaled");
+  return e.add(x, e.constant("normalize.shift", -m / s), "normalize");
+}
+
 void finish_graph(Emitter& e, int input, int logits) {
   GraphBuilder& g = e.graph();
   g.set_inputs({input});
