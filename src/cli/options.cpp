@@ -37,6 +37,16 @@ void add_stage_options(CLI::App* cmd, pipeline::StageConfig& s, bool student) {
       ->capture_default_str();
   cmd->add_option("--momentum", t.momentum, "SGD momentum (Nesterov)")->capture_default_str();
   cmd->add_option("--warmup-epochs", t.warmup_epochs)->capture_default_str();
+  cmd->add_option("--schedule", t.schedule, "cosine | triangular (0.2x -> peak -> min-lr)")
+      ->check(CLI::IsMember({"cosine", "triangular"}))
+      ->capture_default_str();
+  cmd->add_option("--norm-bias-lr-scale", t.norm_bias_lr_scale,
+                  "Learning-rate multiplier of norm-layer biases")
+      ->capture_default_str();
+  cmd->add_flag("--lookahead", t.lookahead, "Lookahead slow-weight averaging (train/lookahead.h)");
+  cmd->add_option("--lookahead-start-epochs", t.lookahead_start_epochs)->capture_default_str();
+  cmd->add_flag("--eval-tta", t.eval_tta,
+                "Also report the last epoch's validation accuracy with flip+shift TTA");
   cmd->add_option("--label-smoothing", t.label_smoothing)->capture_default_str();
   cmd->add_option("--grad-clip", t.grad_clip, "Max gradient L2 norm (0 = off)")
       ->capture_default_str();
@@ -49,6 +59,7 @@ void add_stage_options(CLI::App* cmd, pipeline::StageConfig& s, bool student) {
       ->capture_default_str();
   cmd->add_flag("--random-crop,!--no-random-crop", a.random_crop, "Random crop with padding");
   cmd->add_option("--crop-padding", a.crop_padding)->capture_default_str();
+  cmd->add_flag("--reflect-padding", a.reflect_padding, "Pad crops with the mirror image, not zeros");
   cmd->add_flag("--hflip,!--no-hflip", a.hflip, "Random horizontal flip");
   cmd->add_option("--randaugment-ops", a.randaugment_ops, "RandAugment ops per image (0 = off)")
       ->capture_default_str();

@@ -59,7 +59,7 @@ void apply_lut(uint8_t* img, std::size_t pixels, const std::array<std::array<uin
 }  // namespace
 
 void crop_flip(const uint8_t* src, int h, int w, int pad, bool crop, bool flip, Rng& rng,
-               uint8_t* dst) {
+               uint8_t* dst, bool reflect) {
   int oy = pad, ox = pad;
   if (crop && pad > 0) {
     oy = static_cast<int>(rng.range(0, 2 * pad));
@@ -67,17 +67,23 @@ void crop_flip(const uint8_t* src, int h, int w, int pad, bool crop, bool flip, 
   }
   const bool mirror = flip && rng.bernoulli(0.5);
   const int dy = oy - (crop ? pad : oy), dx = ox - (crop ? pad : ox);  // source offset
+  // Source index of padded position i in [-pad, n + pad), or -1 for a zero pixel.
+  auto source = [reflect](int i, int n) {
+    if (i >= 0 && i < n) return i;
+    if (!reflect) return -1;
+    return i < 0 ? -i : 2 * n - 2 - i;
+  };
   for (int y = 0; y < h; ++y) {
-    const int sy = y + dy;
+    const int sy = source(y + dy, h);
     uint8_t* row = dst + std::size_t(y) * w * 3;
-    if (sy < 0 || sy >= h) {
+    if (sy < 0) {
       std::memset(row, 0, std::size_t(w) * 3);
       continue;
     }
     for (int x = 0; x < w; ++x) {
-      const int sx = (mirror ? w - 1 - x : x) + dx;
+      const int sx = source((mirror ? w - 1 - x : x) + dx, w);
       uint8_t* q = row + std::size_t(x) * 3;
-      if (sx < 0 || sx >= w) {
+      if (sx < 0) {
         q[0] = q[1] = q[2] = 0;
       } else {
         const uint8_t* p = src + (std::size_t(sy) * w + sx) * 3;
@@ -88,6 +94,7 @@ void crop_flip(const uint8_t* src, int h, int w, int pad, bool crop, bool flip, 
     }
   }
 }
+
 
 void apply_rand_op(RandOp op, uint8_t* img, int h, int w, float magnitude, int sign) {
   const std::size_t npix = std::size_t(h) * w, n = npix * 3;

@@ -7,10 +7,12 @@
 
 namespace tinyvit::data {
 
-// Random crop of an image zero-padded by `pad` on every side (when crop) and horizontal flip
-// with p = 0.5 (when flip). src and dst are h*w*3 and must not overlap.
+// Random crop of an image padded by `pad` on every side (when crop) and horizontal flip with
+// p = 0.5 (when flip). Padding is zeros, or (reflect) the mirror image without repeating the
+// edge, as torch's ReflectionPad2d: index -1 reads 1, index h reads h - 2 (needs pad < h, w).
+// src and dst are h*w*3 and must not overlap.
 void crop_flip(const uint8_t* src, int h, int w, int pad, bool crop, bool flip, Rng& rng,
-               uint8_t* dst);
+               uint8_t* dst, bool reflect = false);
 
 enum class RandOp : int {
   kAutoContrast, kEqualize, kInvert, kRotate, kPosterize, kSolarize, kSolarizeAdd, kColor,

@@ -82,7 +82,7 @@ struct BatchLoader::Impl {
       if (aug) {
         Rng rng(derive_seed(opt.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(k)));
         crop_flip(src, h, w, opt.aug.crop_padding, opt.aug.random_crop, opt.aug.hflip, rng,
-                  work.data());
+                  work.data(), opt.aug.reflect_padding);
         if (opt.aug.randaugment_ops > 0)
           rand_augment(work.data(), h, w, opt.aug.randaugment_ops, opt.aug.randaugment_magnitude, rng);
         src = work.data();
@@ -167,6 +167,8 @@ BatchLoader::BatchLoader(const ImageDataset& dataset, std::vector<int64_t> indic
   if (o.input_size <= 0) throw Error("input_size must be > 0, got " + std::to_string(o.input_size));
   if (o.num_workers < 1) throw Error("num_workers must be >= 1, got " + std::to_string(o.num_workers));
   if (o.aug.crop_padding < 0) throw Error("crop_padding must be >= 0");
+  if (o.aug.reflect_padding && o.aug.random_crop && o.aug.crop_padding >= o.input_size)
+    throw Error("reflect padding needs crop_padding smaller than the image size");
   for (int c = 0; c < 3; ++c)
     if (!(o.std[c] > 0.f)) throw Error("normalization std must be > 0");
   for (int64_t i : impl_->indices)

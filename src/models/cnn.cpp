@@ -5,17 +5,30 @@
 namespace tinyvit::models {
 namespace {
 
+// 3x3 conv whose first min(in, out) filters start as identities (dirac): each block begins
+// close to a pass-through of its input, an implicit residual (airbench).
 torch::nn::Conv2d conv3x3(int in, int out) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false));
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false));
+  torch::NoGradGuard g;
+  torch::nn::init::dirac_(conv->weight.narrow(0, 0, std::min(in, out)));
+  return conv;
+}
+
+// BatchNorm with its scale fixed at 1 (only the shift is trained; the next conv absorbs any
+// scale) and fast running statistics: running = 0.6 * running + 0.4 * batch.
+torch::nn::BatchNorm2d batch_norm(int channels) {
+  torch::nn::BatchNorm2d bn(torch::nn::BatchNorm2dOptions(channels).momentum(0.4));
+  bn->weight.requires_grad_(false);
+  return bn;
 }
 
 }  // namespace
 
 FastCnnBlockImpl::FastCnnBlockImpl(int in, int out) {
   conv1 = register_module("conv1", conv3x3(in, out));
-  norm1 = register_module("norm1", torch::nn::BatchNorm2d(out));
+  norm1 = register_module("norm1", batch_norm(out));
   conv2 = register_module("conv2", conv3x3(out, out));
-  norm2 = register_module("norm2", torch::nn::BatchNorm2d(out));
+  norm2 = register_module("norm2", batch_norm(out));
 }
 
 torch::Tensor FastCnnBlockImpl::forward(const torch::Tensor& x) {

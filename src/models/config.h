@@ -66,7 +66,7 @@ struct CnnConfig {
   int in_chans = 3;
   int num_classes = 10;
   int img_size = 32;
-  float logit_scale = 0.125f;  // logits = head(x) * scale (calmer head under large SGD steps)
+  float logit_scale = 1.f / 9;  // logits = head(x) * scale (calmer head under large SGD steps)
 };
 
 struct ModelConfig {

@@ -124,6 +124,11 @@ std::vector<Field> stage_fields(StageConfig& s, bool student) {
       field("weight_decay", t.weight_decay),
       field("momentum", t.momentum),
       field("warmup_epochs", t.warmup_epochs),
+      field("schedule", t.schedule),
+      field("norm_bias_lr_scale", t.norm_bias_lr_scale),
+      field("lookahead", t.lookahead),
+      field("lookahead_start_epochs", t.lookahead_start_epochs),
+      field("eval_tta", t.eval_tta),
       field("label_smoothing", t.label_smoothing),
       field("grad_clip", t.grad_clip),
       field("channels_last", t.channels_last),
@@ -131,6 +136,7 @@ std::vector<Field> stage_fields(StageConfig& s, bool student) {
       field("max_steps_per_epoch", t.max_steps_per_epoch),
       field("random_crop", a.random_crop),
       field("crop_padding", a.crop_padding),
+      field("reflect_padding", a.reflect_padding),
       field("hflip", a.hflip),
       field("randaugment_ops", a.randaugment_ops),
       field("randaugment_magnitude", a.randaugment_magnitude),
@@ -208,6 +214,12 @@ PipelineConfig parse_pipeline_config(const std::string& text, const std::string&
                             origin, c.exporting.target));
   read_table(root["prune"].as_table(), prune_fields(c.prune), "prune", origin);
   read_table(root["quantize"].as_table(), quantize_fields(c.quantize), "quantize", origin);
+  for (const auto& [st, name] : {std::pair{&c.teacher, "teacher"}, std::pair{&c.student, "student"}}) {
+    check_member(st->train.optimizer, {"adamw", "sgd"}, fmt::format("{}: [{}] optimizer", origin, name));
+    check_member(st->train.schedule, {"cosine", "triangular"}, fmt::format("{}: [{}] schedule", origin, name));
+    if (!(st->train.norm_bias_lr_scale > 0))
+      throw Error(fmt::format("{}: [{}] norm_bias_lr_scale must be positive", origin, name));
+  }
   check_member(c.quantize.method, {"minmax", "percentile", "mse"}, origin + ": [quantize] method");
   check_member(c.quantize.io, {"int8", "uint8", "float32"}, origin + ": [quantize] io");
   const auto& q = c.quantize;

@@ -65,7 +65,7 @@ nlohmann::json stage_summary(const std::string& ckpt, const PreparedData& d, con
   data::BatchLoader val(d.dataset, d.val,
                         loader_options(d, dc, 256, m.model->config().img_size(), false, {}, 0));
   auto ev = train::evaluate(*m.model, val, torch::kCPU);
-  return {{"checkpoint", std::filesystem::path(ckpt).filename().string()},
+  nlohmann::json j = {{"checkpoint", std::filesystem::path(ckpt).filename().string()},
           {"model", m.model->config().name},
           {"params", info.params},
           {"macs", info.macs},
@@ -75,6 +75,9 @@ nlohmann::json stage_summary(const std::string& ckpt, const PreparedData& d, con
           {"epochs", m.meta.value("epochs_done", 0)},
           {"train_seconds_this_run", seconds},
           {"confusion", ev.confusion}};
+  // Scored by the trainer with flip+shift TTA ([teacher] eval_tta); the plain score stays above.
+  if (m.meta.contains("val_accuracy_tta")) j["val_accuracy_tta"] = m.meta["val_accuracy_tta"];
+  return j;
 }
 
 // Exports `ckpt` to `tflite` and verifies it in LiteRT.js on the validation pixels.
@@ -290,6 +293,10 @@ nlohmann::json run_pipeline(const PipelineConfig& c) {
       summary["student"]["model"].get<std::string>(),
       100.0 * summary["student"]["val_accuracy"].get<double>(),
       summary["student"]["val_images"].get<int64_t>());
+  for (const char* stage : {"teacher", "student"})
+    if (summary[stage].contains("val_accuracy_tta"))
+      std::cerr << fmt::format("[pipeline] {} validation accuracy with flip+shift TTA: {:.2f}%\n",
+                               stage, 100.0 * summary[stage]["val_accuracy_tta"].get<double>());
   if (pruned)
     std::cerr << fmt::format(
         "[pipeline] pruned {:.3f} M params, {:.2f} M MACs (student {:.3f} M, {:.2f} M), "

@@ -2,7 +2,20 @@
 
 namespace tinyvit::train {
 
-EvalResult evaluate(models::Classifier& model, data::BatchLoader& loader, torch::Device device) {
+torch::Tensor tta_logits(models::Classifier& model, const torch::Tensor& x) {
+  namespace F = torch::nn::functional;
+  auto mirror = [&](const torch::Tensor& v) {
+    return 0.5 * (model.forward(v) + model.forward(v.flip({-1})));
+  };
+  const int64_t h = x.size(-2), w = x.size(-1);
+  const auto padded = F::pad(x, F::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReflect));
+  const auto up_left = padded.narrow(-2, 0, h).narrow(-1, 0, w);     // s_{-1}
+  const auto down_right = padded.narrow(-2, 2, h).narrow(-1, 2, w);  // s_{+1}
+  return 0.5 * mirror(x) + 0.25 * (mirror(up_left) + mirror(down_right));
+}
+
+EvalResult evaluate(models::Classifier& model, data::BatchLoader& loader, torch::Device device,
+                    bool tta) {
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
@@ -16,7 +29,7 @@ EvalResult evaluate(models::Classifier& model, data::BatchLoader& loader, torch:
   while (auto batch = loader.next()) {
     auto x = batch->images.to(device);
     auto y = batch->labels.to(device);
-    auto logits = model.forward(x);
+    auto logits = tta ? tta_logits(model, x) : model.forward(x);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <iostream>
 #include <thread>
 
@@ -14,6 +15,7 @@
 #include "common/error.h"
 #include "models/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/optimizer.h"
 #include "train/schedule.h"
 
 namespace tinyvit::train {
@@ -29,48 +31,6 @@ double seconds_since(Clock::time_point t0) {
 std::string hms(double s) {
   const auto t = static_cast<int64_t>(s < 0 ? 0 : s);
   return fmt::format("{}:{:02}:{:02}", t / 3600, (t / 60) % 60, t % 60);
-}
-
-// Weight decay applies to weight matrices / kernels only: not to 1-D parameters (norm scales,
-// biases) nor to cls/dist tokens and pos_embed (as in timm / DeiT).
-bool decays(const std::string& name, const torch::Tensor& p) {
-  if (p.dim() <= 1) return false;
-  return name != "cls_token" && name != "dist_token" && name != "pos_embed";
-}
-
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(models::Classifier& model,
-                                                        const TrainOptions& o) {
-  std::vector<torch::Tensor> decay, no_decay;
-  for (const auto& item : model.named_parameters()) {
-    (decays(item.key(), item.value()) ? decay : no_decay).push_back(item.value());
-  }
-  if (o.optimizer == "adamw") {
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
-                                   torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay)));
-    groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
-                                      torch::optim::AdamWOptions(o.lr).weight_decay(0.0)));
-    return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(o.lr));
-  }
-  if (o.optimizer == "sgd") {
-    auto opts = [&](double wd) {
-      return std::make_unique<torch::optim::SGDOptions>(
-          torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(true).weight_decay(wd));
-    };
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(decay, opts(o.weight_decay));
-    groups.emplace_back(no_decay, opts(0.0));
-    return std::make_unique<torch::optim::SGD>(
-        groups, torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(true));
-  }
-  throw Error("unknown optimizer '" + o.optimizer + "' (use adamw or sgd)");
-}
-
-void set_lr(torch::optim::Optimizer& opt, const std::string& kind, double lr) {
-  for (auto& g : opt.param_groups()) {
-    if (kind == "adamw") static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-    else static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
-  }
 }
 
 void to_channels_last(torch::nn::Module& m) {
@@ -135,6 +95,8 @@ void Trainer::save(const State& s, bool complete) {
   meta["history"] = s.history;
   meta["best_val_accuracy"] = s.best;
   if (!s.history.empty()) meta["val_accuracy"] = s.history.back()["val_acc"];
+  if (!s.history.empty() && s.history.back().contains("val_acc_tta"))
+    meta["val_accuracy_tta"] = s.history.back()["val_acc_tta"];
   // Weights are saved from a CPU copy so a checkpoint never depends on the training device.
   model_->to(torch::kCPU);
   models::save_checkpoint(ckpt_path_, *model_, meta, [&](torch::serialize::OutputArchive& ar) {
@@ -147,6 +109,11 @@ void Trainer::save(const State& s, bool complete) {
     torch::serialize::OutputArchive o;
     optimizer_->save(o);
     t.write("optimizer", o);
+    if (lookahead_) {
+      torch::serialize::OutputArchive la;
+      lookahead_->save(la);
+      t.write("lookahead", la);
+    }
     ar.write("train", t);
   });
   model_->to(device_);
@@ -172,6 +139,8 @@ bool Trainer::load(State& s) {
     torch::serialize::InputArchive o;
     t.read("optimizer", o);
     optimizer_->load(o);
+    torch::serialize::InputArchive la;
+    if (lookahead_ && t.try_read("lookahead", la)) lookahead_->load(la, *model_);
     has_state = true;
   });
   // Copy weights into our model (the optimizer holds references to its parameters).
@@ -219,6 +188,15 @@ TrainResult Trainer::run(bool resume) {
     if (opt_.channels_last) to_channels_last(*teacher_);
   }
   optimizer_ = make_optimizer(*model_, opt_);
+  const int64_t per_epoch = opt_.max_steps_per_epoch > 0
+                                ? std::min(opt_.max_steps_per_epoch, train_.batches_per_epoch())
+                                : train_.batches_per_epoch();
+  lookahead_.reset();
+  if (opt_.lookahead) {
+    lookahead_ = std::make_unique<Lookahead>(
+        static_cast<int64_t>(opt_.lookahead_start_epochs * static_cast<double>(per_epoch)),
+        opt_.epochs * per_epoch);
+  }
 
   State s;
   if (resume && load(s)) {
@@ -231,12 +209,9 @@ TrainResult Trainer::run(bool resume) {
     }
   }
 
-  const int64_t per_epoch = opt_.max_steps_per_epoch > 0
-                                ? std::min(opt_.max_steps_per_epoch, train_.batches_per_epoch())
-                                : train_.batches_per_epoch();
   WarmupCosine sched{opt_.lr, opt_.min_lr,
                      static_cast<int64_t>(opt_.warmup_epochs * static_cast<double>(per_epoch)),
-                     opt_.epochs * per_epoch};
+                     opt_.epochs * per_epoch, opt_.schedule};
   const auto t_run = Clock::now();
   auto t_ckpt = Clock::now();
   int64_t images_this_run = 0;
@@ -257,7 +232,7 @@ TrainResult Trainer::run(bool resume) {
       torch::Tensor soft;
       if (batch->soft_targets.defined()) soft = batch->soft_targets.to(device_);
 
-      set_lr(*optimizer_, opt_.optimizer, sched.at(s.step));
+      set_lr(*optimizer_, opt_, sched.at(s.step));
       auto [cls, dist] = model_->forward_train(x);
       torch::Tensor loss;
       if (teacher_) {
@@ -290,6 +265,7 @@ TrainResult Trainer::run(bool resume) {
       optimizer_->step();
       ++s.step;
       ++s.batch;
+      if (lookahead_) lookahead_->after_step(*model_, s.step);
 
       const int64_t bs = x.size(0);
       seen += bs;
@@ -318,7 +294,11 @@ TrainResult Trainer::run(bool resume) {
     if (g_stop.load() && s.batch < per_epoch) break;
 
     const double train_seconds = seconds_since(t_epoch);
+    if (lookahead_) lookahead_->sync(*model_);
     auto ev = evaluate(*model_, val_, device_);
+    const bool last = s.epoch + 1 >= opt_.epochs;
+    std::optional<EvalResult> ev_tta;
+    if (last && opt_.eval_tta) ev_tta = evaluate(*model_, val_, device_, /*tta=*/true);
     model_->train();
     nlohmann::json line = {{"stage", opt_.stage},
                            {"epoch", s.epoch + 1},
@@ -329,12 +309,16 @@ TrainResult Trainer::run(bool resume) {
                            {"lr", sched.at(s.step)},
                            {"seconds", train_seconds},
                            {"images_per_second", seen / std::max(1e-9, train_seconds)}};
+    if (ev_tta) line["val_acc_tta"] = ev_tta->accuracy;
     s.history.push_back(line);
     s.best = std::max(s.best, ev.accuracy);
     std::cerr << fmt::format("[{}] epoch {}/{} done: train loss {:.4f}, val loss {:.4f}, val acc "
                              "{:.2f}% ({:.0f} s)\n",
                              opt_.stage, s.epoch + 1, opt_.epochs, line["train_loss"].get<double>(),
                              ev.loss, 100.0 * ev.accuracy, train_seconds);
+    if (ev_tta)
+      std::cerr << fmt::format("[{}] val acc with flip+shift TTA (6 views): {:.2f}%\n", opt_.stage,
+                               100.0 * ev_tta->accuracy);
     ++s.epoch;
     s.batch = 0;
     save(s, s.epoch >= opt_.epochs);

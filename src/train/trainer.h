@@ -12,6 +12,7 @@
 
 #include "data/loader.h"
 #include "models/model.h"
+#include "train/lookahead.h"
 #include "train/losses.h"
 
 namespace tinyvit::train {
@@ -24,6 +25,11 @@ struct TrainOptions {
   double weight_decay = 0.05;         // not applied to norms, biases, tokens, pos_embed
   double momentum = 0.9;              // sgd only
   double warmup_epochs = 1.0;
+  std::string schedule = "cosine";    // "cosine" | "triangular" (train/schedule.h)
+  double norm_bias_lr_scale = 1.0;    // lr multiplier of norm-layer biases (airbench: 64)
+  bool lookahead = false;             // slow-weight averaging (train/lookahead.h)
+  double lookahead_start_epochs = 3.0;
+  bool eval_tta = false;              // also score the last epoch with flip+shift TTA
   double label_smoothing = 0.1;
   double grad_clip = 1.0;             // max global L2 norm; 0 = off
   uint64_t seed = 0;
@@ -70,6 +76,7 @@ class Trainer {
   std::string ckpt_path_, metrics_path_;
   torch::Device device_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<Lookahead> lookahead_;
 };
 
 // Parses "cpu", "cuda", "cuda:1"; throws tinyvit::Error if CUDA is asked for but missing.

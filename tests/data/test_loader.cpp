@@ -2,9 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "common/error.h"
+#include "data/augment.h"
 #include "data/loader.h"
 #include "data/split.h"
 
@@ -217,4 +219,32 @@ TEST(Loader, BadOptionsAreErrors) {
   o.batch_size = 0;
   EXPECT_THROW(BatchLoader(ds, all_indices(ds), o), tinyvit::Error);
   EXPECT_THROW(BatchLoader(ds, {0, 8}, LoaderOptions{}), tinyvit::Error);
+}
+
+// Reflect padding: every output equals some crop (and possibly mirror) of LibTorch's
+// reflection_pad2d of the image, and all 5 x 5 offsets occur over the seeds.
+TEST(Augment, CropFlipWithReflectPaddingMatchesLibTorch) {
+  std::vector<uint8_t> src(8 * 8 * 3);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint8_t>((i * 37 + 11) % 251);
+  auto img = torch::from_blob(const_cast<uint8_t*>(src.data()), {8, 8, 3}, torch::kUInt8)
+                 .permute({2, 0, 1}).to(torch::kFloat).unsqueeze(0);
+  auto padded = torch::reflection_pad2d(img, {2, 2, 2, 2})[0];  // (3, 12, 12)
+  std::set<std::pair<int, int>> offsets;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    Rng rng(seed);
+    std::vector<uint8_t> dst(src.size());
+    crop_flip(src.data(), 8, 8, 2, true, true, rng, dst.data(), /*reflect=*/true);
+    auto out = torch::from_blob(dst.data(), {8, 8, 3}, torch::kUInt8).permute({2, 0, 1}).to(torch::kFloat);
+    bool found = false;
+    for (int oy = 0; oy <= 4 && !found; ++oy)
+      for (int ox = 0; ox <= 4 && !found; ++ox) {
+        auto crop = padded.narrow(1, oy, 8).narrow(2, ox, 8);
+        if (torch::equal(out, crop) || torch::equal(out, crop.flip({2}))) {
+          found = true;
+          offsets.insert({oy, ox});
+        }
+      }
+    EXPECT_TRUE(found) << "seed " << seed;
+  }
+  EXPECT_EQ(offsets.size(), 25u);
 }

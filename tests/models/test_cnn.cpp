@@ -58,15 +58,46 @@ TEST(FastCnn, WhiteningStemDecorrelatesPatches) {
 TEST(FastCnn, ConfigRoundTripsAndRejectsBadWidths) {
   auto c = models::model_config("cnn_fast_cifar", 7);
   c.cnn.widths = {16, 32, 24};
+  c.cnn.logit_scale = 0.25f;
   nlohmann::json j = c;
   const models::ModelConfig back = j.get<models::ModelConfig>();
   EXPECT_EQ(back.family, "cnn");
   EXPECT_EQ(back.cnn.widths, (std::vector<int>{16, 32, 24}));
   EXPECT_EQ(back.num_classes(), 7);
-  EXPECT_FLOAT_EQ(back.cnn.logit_scale, 0.125f);
+  EXPECT_FLOAT_EQ(back.cnn.logit_scale, 0.25f);
   c.cnn.widths = {16, 32};
   EXPECT_THROW(models::validate(c), std::exception);
   c = models::model_config("cnn_fast_cifar", 7);
   c.cnn.img_size = 8;  // 7 px after the stem: the third pool would leave nothing
   EXPECT_THROW(models::validate(c), std::exception);
+}
+
+// airbench's initialisation: the first min(in, out) filters of every 3x3 conv are identities,
+// so conv1 passes its input through on those channels (checked with LibTorch's conv2d on
+// random input), and the BatchNorm scales are fixed at 1 (not trained).
+TEST(FastCnn, ConvsStartAsIdentitiesAndNormScalesAreFrozen) {
+  torch::manual_seed(0);
+  auto c = models::model_config("cnn_fast_cifar", 10);
+  c.cnn.widths = {8, 16, 12};
+  models::FastCnn net(c);
+  int in = c.cnn.whiten_width;
+  for (size_t i = 0; i < net.blocks->size(); ++i) {
+    auto b = net.blocks[i]->as<models::FastCnnBlock>();
+    const int out = c.cnn.widths[i];
+    for (auto [conv, cin] : {std::pair{b->conv1, in}, std::pair{b->conv2, out}}) {
+      const auto x = torch::randn({2, cin, 5, 5});
+      const auto y = torch::conv2d(x, conv->weight, {}, 1, 1);
+      const int keep = std::min(cin, out);
+      EXPECT_TRUE(torch::allclose(y.narrow(1, 0, keep), x.narrow(1, 0, keep)));
+      if (out > cin) {  // the other filters keep their random init
+        EXPECT_GT(y.narrow(1, keep, out - keep).abs().max().item<float>(), 1e-3);
+      }
+    }
+    for (auto* bn : {&b->norm1, &b->norm2}) {
+      EXPECT_FALSE((*bn)->weight.requires_grad());
+      EXPECT_TRUE((*bn)->bias.requires_grad());
+      EXPECT_TRUE(torch::equal((*bn)->weight, torch::ones({out})));
+    }
+    in = out;
+  }
 }

@@ -37,34 +37,39 @@ int wait_exit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
-std::vector<std::string> train_args(const fs::path& dir, const std::string& out) {
-  return {std::string(TINYVIT_BINARY_DIR) + "/tinyvit",
-          "train", "--model", "vit_micro_patch4_32", "--data", kArchive,
-          "--train-limit", "256", "--val-limit", "64", "--cache-dir", (dir / "cache").string(),
-          "--epochs", "2", "--batch-size", "32", "--threads", "1", "--seed", "3",
-          "--randaugment-ops", "1", "--drop-path", "0.1",
-          "--checkpoint-minutes", "0.00001",  // checkpoint after every step
-          "-o", (dir / out).string(), "--metrics", (dir / (out + ".jsonl")).string()};
+// `recipe`: the model and the options under test, appended to the common arguments.
+std::vector<std::string> train_args(const fs::path& dir, const std::string& out,
+                                    const std::vector<std::string>& recipe) {
+  std::vector<std::string> a = {
+      std::string(TINYVIT_BINARY_DIR) + "/tinyvit",
+      "train", "--data", kArchive,
+      "--train-limit", "256", "--val-limit", "64", "--cache-dir", (dir / "cache").string(),
+      "--epochs", "2", "--batch-size", "32", "--threads", "1", "--seed", "3",
+      "--checkpoint-minutes", "0.00001",  // checkpoint after every step
+      "-o", (dir / out).string(), "--metrics", (dir / (out + ".jsonl")).string()};
+  a.insert(a.end(), recipe.begin(), recipe.end());
+  return a;
 }
 
-}  // namespace
-
-TEST(Resume, KillNineMidEpochThenResumeMatchesUninterruptedRun) {
+// Runs `recipe` uninterrupted and killed (-9) once `kill_after` exists, resumes the killed one
+// and compares. kill_after: "run.pt" (the first mid-epoch checkpoint) or "run.pt.jsonl" (the
+// metrics file, written after epoch 1's checkpoint).
+void kill_resume_and_compare(const std::vector<std::string>& recipe, const std::string& kill_after) {
   ASSERT_TRUE(fs::exists(kArchive)) << "CIFAR-10 archive not found at " << kArchive
                                     << " (the tests read ../shared/data beside the checkout)";
   const fs::path dir = fs::temp_directory_path() / ("tinyvit_resume_" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
 
-  ASSERT_EQ(wait_exit(spawn(train_args(dir, "ref.pt"))), 0) << "reference run failed";
+  ASSERT_EQ(wait_exit(spawn(train_args(dir, "ref.pt", recipe))), 0) << "reference run failed";
 
-  // Interrupted run: kill -9 as soon as its first mid-epoch checkpoint exists.
-  const pid_t pid = spawn(train_args(dir, "run.pt"));
+  // Interrupted run: kill -9 as soon as `kill_after` exists.
+  const pid_t pid = spawn(train_args(dir, "run.pt", recipe));
   ASSERT_GT(pid, 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
-  while (!fs::exists(dir / "run.pt") && std::chrono::steady_clock::now() < deadline)
+  while (!fs::exists(dir / kill_after) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ASSERT_TRUE(fs::exists(dir / "run.pt")) << "no checkpoint appeared";
+  ASSERT_TRUE(fs::exists(dir / kill_after)) << kill_after << " did not appear";
   kill(pid, SIGKILL);
   EXPECT_EQ(wait_exit(pid), -SIGKILL) << "the run ended before it could be killed";
   ASSERT_TRUE(models::checkpoint_has_key((dir / "run.pt").string(), "train"))
@@ -72,7 +77,7 @@ TEST(Resume, KillNineMidEpochThenResumeMatchesUninterruptedRun) {
   auto partial = models::load_checkpoint((dir / "run.pt").string());
   EXPECT_FALSE(partial.meta.value("complete", true));
 
-  auto args = train_args(dir, "run.pt");
+  auto args = train_args(dir, "run.pt", recipe);
   args.push_back("--resume");
   ASSERT_EQ(wait_exit(spawn(args)), 0) << "resumed run failed";
 
@@ -83,6 +88,9 @@ TEST(Resume, KillNineMidEpochThenResumeMatchesUninterruptedRun) {
   auto rp = ref.model->named_parameters();
   for (const auto& p : run.model->named_parameters())
     EXPECT_TRUE(torch::equal(p.value(), rp[p.key()])) << p.key() << " differs after resume";
+  auto rb = ref.model->named_buffers();
+  for (const auto& b : run.model->named_buffers())
+    EXPECT_TRUE(torch::equal(b.value(), rb[b.key()])) << b.key() << " differs after resume";
   EXPECT_EQ(ref.meta["history"].back()["val_acc"], run.meta["history"].back()["val_acc"]);
 
   // One metrics line per epoch, no duplicates from the killed attempt.
@@ -94,4 +102,24 @@ TEST(Resume, KillNineMidEpochThenResumeMatchesUninterruptedRun) {
   // A finished checkpoint resumes to "already complete" without training again.
   EXPECT_EQ(wait_exit(spawn(args)), 0);
   fs::remove_all(dir);
+}
+
+}  // namespace
+
+TEST(Resume, KillNineMidEpochThenResumeMatchesUninterruptedRun) {
+  kill_resume_and_compare({"--model", "vit_micro_patch4_32", "--randaugment-ops", "1",
+                           "--drop-path", "0.1"},
+                          "run.pt");
+}
+
+// The airbench recipe of the `full` teacher; killed in epoch 2, after the Lookahead snapshot
+// (step 5 of 16), so the slow weights must come back from the checkpoint for the resumed run
+// to match (BatchNorm running statistics included, which Lookahead also averages).
+TEST(Resume, LookaheadRecipeResumesToTheSameWeights) {
+  kill_resume_and_compare({"--model", "cnn_fast_cifar", "--optimizer", "sgd", "--lr", "0.2",
+                           "--momentum", "0.85", "--weight-decay", "1e-3", "--schedule",
+                           "triangular", "--warmup-epochs", "0.5", "--norm-bias-lr-scale", "64",
+                           "--lookahead", "--lookahead-start-epochs", "0", "--grad-clip", "0",
+                           "--crop-padding", "2", "--reflect-padding", "--eval-tta"},
+                          "run.pt.jsonl");
 }

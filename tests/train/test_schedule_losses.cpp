@@ -21,6 +21,18 @@ TEST(Schedule, WarmupThenCosine) {
   EXPECT_NEAR(f.at(5), 0.01 + 0.09 * 0.5, 1e-12);
 }
 
+// Triangular: 0.2 * base at step 0, base at the warmup end, min at the last step (values
+// by hand for base 2, min 0.1, W = 4, T = 14).
+TEST(Schedule, TriangularRisesFromAFifthThenFallsLinearly) {
+  WarmupCosine s{2.0, 0.1, 4, 14, "triangular"};
+  EXPECT_DOUBLE_EQ(s.at(0), 0.4);            // 0.2 * 2
+  EXPECT_NEAR(s.at(2), 1.2, 1e-12);          // 2 * (0.2 + 0.8 * 2/4)
+  EXPECT_DOUBLE_EQ(s.at(4), 2.0);
+  EXPECT_NEAR(s.at(9), 1.05, 1e-12);         // halfway from 2 to 0.1
+  EXPECT_NEAR(s.at(14), 0.1, 1e-12);
+  EXPECT_NEAR(s.at(20), 0.1, 1e-12);         // clamped past the end
+}
+
 // Smoothed CE by hand: -sum_k ((1-e) onehot_k + e/K) log p_k.
 TEST(Losses, LabelSmoothingMatchesFormula) {
   torch::manual_seed(0);

@@ -1,0 +1,67 @@
+#include "train/optimizer.h"
+
+#include "common/error.h"
+
+namespace tinyvit::train {
+namespace {
+
+// Weight decay applies to weight matrices / kernels only: not to 1-D parameters (norm scales,
+// biases) nor to cls/dist tokens and pos_embed (as in timm / DeiT).
+bool decays(const std::string& name, const torch::Tensor& p) {
+  if (p.dim() <= 1) return false;
+  return name != "cls_token" && name != "dist_token" && name != "pos_embed";
+}
+
+// A norm layer's bias (".../norm1.bias", "norm.bias"): the group norm_bias_lr_scale applies to.
+bool is_norm_bias(const std::string& name) {
+  const auto dot = name.rfind('.');
+  return dot != std::string::npos && name.substr(dot) == ".bias" &&
+         name.find("norm") != std::string::npos;
+}
+
+}  // namespace
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(models::Classifier& model,
+                                                        const TrainOptions& o) {
+  std::vector<torch::Tensor> decay, no_decay, norm_bias;
+  const bool split_norm_bias = o.norm_bias_lr_scale != 1.0;
+  for (const auto& item : model.named_parameters()) {
+    if (split_norm_bias && is_norm_bias(item.key())) norm_bias.push_back(item.value());
+    else (decays(item.key(), item.value()) ? decay : no_decay).push_back(item.value());
+  }
+  if (o.optimizer == "adamw") {
+    auto opts = [&](double wd) {
+      return std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(o.lr).weight_decay(wd));
+    };
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decay, opts(o.weight_decay));
+    groups.emplace_back(no_decay, opts(0.0));
+    if (split_norm_bias) groups.emplace_back(norm_bias, opts(0.0));
+    return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(o.lr));
+  }
+  if (o.optimizer == "sgd") {
+    auto opts = [&](double wd) {
+      return std::make_unique<torch::optim::SGDOptions>(
+          torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.momentum > 0).weight_decay(wd));
+    };
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decay, opts(o.weight_decay));
+    groups.emplace_back(no_decay, opts(0.0));
+    if (split_norm_bias) groups.emplace_back(norm_bias, opts(0.0));
+    return std::make_unique<torch::optim::SGD>(
+        groups, torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.momentum > 0));
+  }
+  throw Error("unknown optimizer '" + o.optimizer + "' (use adamw or sgd)");
+}
+
+void set_lr(torch::optim::Optimizer& opt, const TrainOptions& o, double lr) {
+  auto& groups = opt.param_groups();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const double g_lr = i == 2 ? lr * o.norm_bias_lr_scale : lr;
+    if (o.optimizer == "adamw") static_cast<torch::optim::AdamWOptions&>(groups[i].options()).lr(g_lr);
+    else static_cast<torch::optim::SGDOptions&>(groups[i].options()).lr(g_lr);
+  }
+}
+
+}  // namespace tinyvit::train

@@ -1,0 +1,23 @@
+#pragma once
+// The optimizer of a training run and its per-step learning rate.
+// Parameter groups: [0] weight matrices / kernels with weight decay; [1] everything else
+// (norm scales, biases, cls/dist tokens, pos_embed) without; [2] only when
+// norm_bias_lr_scale != 1: the biases of norm layers (names ".../norm*.bias"), no decay, at
+// lr x norm_bias_lr_scale. Frozen parameters (requires_grad false) get no gradient, so no
+// step and no decay.
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "models/model.h"
+#include "train/trainer.h"
+
+namespace tinyvit::train {
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(models::Classifier& model,
+                                                        const TrainOptions& o);
+
+// Sets every group's lr for this step: `lr`, times norm_bias_lr_scale for group [2].
+void set_lr(torch::optim::Optimizer& opt, const TrainOptions& o, double lr);
+
+}  // namespace tinyvit::train
