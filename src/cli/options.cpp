@@ -35,6 +35,8 @@ void add_stage_options(CLI::App* cmd, pipeline::StageConfig& s, bool student) {
   cmd->add_option("--min-lr", t.min_lr, "Cosine floor")->capture_default_str();
   cmd->add_option("--weight-decay", t.weight_decay, "Not applied to norms/biases/tokens")
       ->capture_default_str();
+  cmd->add_flag("--decay-norms-and-biases", t.decay_norms_and_biases,
+                "Apply weight decay to every parameter (airbench)");
   cmd->add_option("--momentum", t.momentum, "SGD momentum (Nesterov)")->capture_default_str();
   cmd->add_option("--warmup-epochs", t.warmup_epochs)->capture_default_str();
   cmd->add_option("--schedule", t.schedule, "cosine | triangular (0.2x -> peak -> min-lr)")
@@ -45,6 +47,9 @@ void add_stage_options(CLI::App* cmd, pipeline::StageConfig& s, bool student) {
       ->capture_default_str();
   cmd->add_flag("--lookahead", t.lookahead, "Lookahead slow-weight averaging (train/lookahead.h)");
   cmd->add_option("--lookahead-start-epochs", t.lookahead_start_epochs)->capture_default_str();
+  cmd->add_option("--whiten-bias-epochs", t.whiten_bias_epochs,
+                  "cnn: freeze the whitening stem's bias after N epochs (0 = never)")
+      ->capture_default_str();
   cmd->add_flag("--eval-tta", t.eval_tta,
                 "Also report the last epoch's validation accuracy with flip+shift TTA");
   cmd->add_option("--label-smoothing", t.label_smoothing)->capture_default_str();
@@ -61,6 +66,8 @@ void add_stage_options(CLI::App* cmd, pipeline::StageConfig& s, bool student) {
   cmd->add_option("--crop-padding", a.crop_padding)->capture_default_str();
   cmd->add_flag("--reflect-padding", a.reflect_padding, "Pad crops with the mirror image, not zeros");
   cmd->add_flag("--hflip,!--no-hflip", a.hflip, "Random horizontal flip");
+  cmd->add_flag("--alternating-flip", a.alternating_flip,
+                "Flip each image in every other epoch (random phase per image) instead");
   cmd->add_option("--randaugment-ops", a.randaugment_ops, "RandAugment ops per image (0 = off)")
       ->capture_default_str();
   cmd->add_option("--randaugment-magnitude", a.randaugment_magnitude, "0..10")

@@ -58,14 +58,14 @@ void apply_lut(uint8_t* img, std::size_t pixels, const std::array<std::array<uin
 
 }  // namespace
 
-void crop_flip(const uint8_t* src, int h, int w, int pad, bool crop, bool flip, Rng& rng,
+void crop_flip(const uint8_t* src, int h, int w, int pad, bool crop, Mirror flip, Rng& rng,
                uint8_t* dst, bool reflect) {
   int oy = pad, ox = pad;
   if (crop && pad > 0) {
     oy = static_cast<int>(rng.range(0, 2 * pad));
     ox = static_cast<int>(rng.range(0, 2 * pad));
   }
-  const bool mirror = flip && rng.bernoulli(0.5);
+  const bool mirror = flip == Mirror::kYes || (flip == Mirror::kRandom && rng.bernoulli(0.5));
   const int dy = oy - (crop ? pad : oy), dx = ox - (crop ? pad : ox);  // source offset
   // Source index of padded position i in [-pad, n + pad), or -1 for a zero pixel.
   auto source = [reflect](int i, int n) {
@@ -95,6 +95,11 @@ void crop_flip(const uint8_t* src, int h, int w, int pad, bool crop, bool flip, 
   }
 }
 
+bool alternating_mirror(uint64_t seed, int64_t index, int64_t epoch) {
+  constexpr uint64_t kFlipTag = 0x666c6970;  // "flip"
+  Rng coin(derive_seed(seed, kFlipTag, static_cast<uint64_t>(index)));
+  return coin.bernoulli(0.5) != (epoch % 2 == 1);
+}
 
 void apply_rand_op(RandOp op, uint8_t* img, int h, int w, float magnitude, int sign) {
   const std::size_t npix = std::size_t(h) * w, n = npix * 3;

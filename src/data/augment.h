@@ -7,12 +7,20 @@
 
 namespace tinyvit::data {
 
-// Random crop of an image padded by `pad` on every side (when crop) and horizontal flip with
-// p = 0.5 (when flip). Padding is zeros, or (reflect) the mirror image without repeating the
+// Horizontal flip of crop_flip: never, always, or with p = 0.5 (drawn from the rng).
+enum class Mirror : int { kNo, kYes, kRandom };
+
+// Random crop of an image padded by `pad` on every side (when crop) and horizontal flip as
+// `flip` says. Padding is zeros, or (reflect) the mirror image without repeating the
 // edge, as torch's ReflectionPad2d: index -1 reads 1, index h reads h - 2 (needs pad < h, w).
 // src and dst are h*w*3 and must not overlap.
-void crop_flip(const uint8_t* src, int h, int w, int pad, bool crop, bool flip, Rng& rng,
+void crop_flip(const uint8_t* src, int h, int w, int pad, bool crop, Mirror flip, Rng& rng,
                uint8_t* dst, bool reflect = false);
+
+// airbench's alternating flip: image `index` is mirrored in epoch e iff bit(index) XOR (e odd),
+// with bit(index) a seeded coin fixed for the run: a random half in epoch 0, then every image
+// in exactly every other epoch.
+bool alternating_mirror(uint64_t seed, int64_t index, int64_t epoch);
 
 enum class RandOp : int {
   kAutoContrast, kEqualize, kInvert, kRotate, kPosterize, kSolarize, kSolarizeAdd, kColor,

@@ -81,7 +81,10 @@ struct BatchLoader::Impl {
       const uint8_t* src = ds.image(idx);
       if (aug) {
         Rng rng(derive_seed(opt.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(k)));
-        crop_flip(src, h, w, opt.aug.crop_padding, opt.aug.random_crop, opt.aug.hflip, rng,
+        const Mirror flip = !opt.aug.hflip ? Mirror::kNo
+                            : !opt.aug.alternating_flip ? Mirror::kRandom
+                            : alternating_mirror(opt.seed, idx, epoch) ? Mirror::kYes : Mirror::kNo;
+        crop_flip(src, h, w, opt.aug.crop_padding, opt.aug.random_crop, flip, rng,
                   work.data(), opt.aug.reflect_padding);
         if (opt.aug.randaugment_ops > 0)
           rand_augment(work.data(), h, w, opt.aug.randaugment_ops, opt.aug.randaugment_magnitude, rng);

@@ -21,7 +21,8 @@ struct AugmentOptions {
   bool random_crop = true;    // pad by crop_padding, random crop back
   int crop_padding = 4;
   bool reflect_padding = false;  // pad with the mirror image (torch's reflect) instead of zeros
-  bool hflip = true;          // p = 0.5
+  bool hflip = true;          // p = 0.5 ...
+  bool alternating_flip = false;  // ... or each image in every other epoch (augment.h)
   // RandAugment-style: num ops per image and magnitude (0..10); 0 ops = off.
   int randaugment_ops = 0;
   int randaugment_magnitude = 9;

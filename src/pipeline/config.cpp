@@ -122,12 +122,14 @@ std::vector<Field> stage_fields(StageConfig& s, bool student) {
       field("lr", t.lr),
       field("min_lr", t.min_lr),
       field("weight_decay", t.weight_decay),
+      field("decay_norms_and_biases", t.decay_norms_and_biases),
       field("momentum", t.momentum),
       field("warmup_epochs", t.warmup_epochs),
       field("schedule", t.schedule),
       field("norm_bias_lr_scale", t.norm_bias_lr_scale),
       field("lookahead", t.lookahead),
       field("lookahead_start_epochs", t.lookahead_start_epochs),
+      field("whiten_bias_epochs", t.whiten_bias_epochs),
       field("eval_tta", t.eval_tta),
       field("label_smoothing", t.label_smoothing),
       field("grad_clip", t.grad_clip),
@@ -138,6 +140,7 @@ std::vector<Field> stage_fields(StageConfig& s, bool student) {
       field("crop_padding", a.crop_padding),
       field("reflect_padding", a.reflect_padding),
       field("hflip", a.hflip),
+      field("alternating_flip", a.alternating_flip),
       field("randaugment_ops", a.randaugment_ops),
       field("randaugment_magnitude", a.randaugment_magnitude),
       field("mixup", a.mixup_alpha),
@@ -219,6 +222,8 @@ PipelineConfig parse_pipeline_config(const std::string& text, const std::string&
     check_member(st->train.schedule, {"cosine", "triangular"}, fmt::format("{}: [{}] schedule", origin, name));
     if (!(st->train.norm_bias_lr_scale > 0))
       throw Error(fmt::format("{}: [{}] norm_bias_lr_scale must be positive", origin, name));
+    if (st->train.whiten_bias_epochs < 0)
+      throw Error(fmt::format("{}: [{}] whiten_bias_epochs must be >= 0", origin, name));
   }
   check_member(c.quantize.method, {"minmax", "percentile", "mse"}, origin + ": [quantize] method");
   check_member(c.quantize.io, {"int8", "uint8", "float32"}, origin + ": [quantize] io");

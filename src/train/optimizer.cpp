@@ -1,5 +1,7 @@
 #include "train/optimizer.h"
 
+#include <functional>
+
 #include "common/error.h"
 
 namespace tinyvit::train {
@@ -19,38 +21,45 @@ bool is_norm_bias(const std::string& name) {
          name.find("norm") != std::string::npos;
 }
 
-}  // namespace
-
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(models::Classifier& model,
-                                                        const TrainOptions& o) {
+// The groups of optimizer.h; `make(wd)` builds one group's options with weight decay wd.
+using MakeOptions = std::function<std::unique_ptr<torch::optim::OptimizerOptions>(double)>;
+std::vector<torch::optim::OptimizerParamGroup> param_groups(models::Classifier& model,
+                                                            const TrainOptions& o,
+                                                            const MakeOptions& make) {
   std::vector<torch::Tensor> decay, no_decay, norm_bias;
   const bool split_norm_bias = o.norm_bias_lr_scale != 1.0;
   for (const auto& item : model.named_parameters()) {
     if (split_norm_bias && is_norm_bias(item.key())) norm_bias.push_back(item.value());
-    else (decays(item.key(), item.value()) ? decay : no_decay).push_back(item.value());
+    else if (o.decay_norms_and_biases || decays(item.key(), item.value())) decay.push_back(item.value());
+    else no_decay.push_back(item.value());
   }
+  // With decay_norms_and_biases, the norm-bias group's coefficient is divided by its lr scale
+  // so its per-step decay lr x wd equals that of the other groups (airbench's wd / lr_biases).
+  const double norm_bias_wd = o.decay_norms_and_biases ? o.weight_decay / o.norm_bias_lr_scale : 0.0;
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, make(o.weight_decay));
+  groups.emplace_back(no_decay, make(0.0));
+  if (split_norm_bias) groups.emplace_back(norm_bias, make(norm_bias_wd));
+  return groups;
+}
+
+}  // namespace
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(models::Classifier& model,
+                                                        const TrainOptions& o) {
   if (o.optimizer == "adamw") {
-    auto opts = [&](double wd) {
-      return std::make_unique<torch::optim::AdamWOptions>(
-          torch::optim::AdamWOptions(o.lr).weight_decay(wd));
+    const auto adamw = torch::optim::AdamWOptions(o.lr);
+    auto make = [&](double wd) {
+      return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(adamw).weight_decay(wd));
     };
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(decay, opts(o.weight_decay));
-    groups.emplace_back(no_decay, opts(0.0));
-    if (split_norm_bias) groups.emplace_back(norm_bias, opts(0.0));
-    return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(o.lr));
+    return std::make_unique<torch::optim::AdamW>(param_groups(model, o, make), adamw);
   }
   if (o.optimizer == "sgd") {
-    auto opts = [&](double wd) {
-      return std::make_unique<torch::optim::SGDOptions>(
-          torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.momentum > 0).weight_decay(wd));
+    const auto sgd = torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.momentum > 0);
+    auto make = [&](double wd) {
+      return std::make_unique<torch::optim::SGDOptions>(torch::optim::SGDOptions(sgd).weight_decay(wd));
     };
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(decay, opts(o.weight_decay));
-    groups.emplace_back(no_decay, opts(0.0));
-    if (split_norm_bias) groups.emplace_back(norm_bias, opts(0.0));
-    return std::make_unique<torch::optim::SGD>(
-        groups, torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.momentum > 0));
+    return std::make_unique<torch::optim::SGD>(param_groups(model, o, make), sgd);
   }
   throw Error("unknown optimizer '" + o.optimizer + "' (use adamw or sgd)");
 }

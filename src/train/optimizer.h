@@ -2,9 +2,11 @@
 // The optimizer of a training run and its per-step learning rate.
 // Parameter groups: [0] weight matrices / kernels with weight decay; [1] everything else
 // (norm scales, biases, cls/dist tokens, pos_embed) without; [2] only when
-// norm_bias_lr_scale != 1: the biases of norm layers (names ".../norm*.bias"), no decay, at
-// lr x norm_bias_lr_scale. Frozen parameters (requires_grad false) get no gradient, so no
-// step and no decay.
+// norm_bias_lr_scale != 1: the biases of norm layers (names ".../norm*.bias") at
+// lr x norm_bias_lr_scale, no decay. With decay_norms_and_biases (airbench), [0] holds every
+// parameter except [2]'s, [1] is empty, and [2] decays with weight_decay / norm_bias_lr_scale
+// (the same lr x wd per step as [0]). Frozen parameters (requires_grad false) get no gradient,
+// so no step and no decay.
 #include <torch/torch.h>
 
 #include <memory>

@@ -5,7 +5,7 @@
 
 namespace tinyvit::train {
 
-double WarmupCosine::at(int64_t step) const {
+double LrSchedule::at(int64_t step) const {
   if (shape == "triangular") {
     constexpr double kStart = 0.2;  // fraction of base_lr at step 0
     if (step < warmup_steps)

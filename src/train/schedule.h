@@ -10,7 +10,7 @@
 
 namespace tinyvit::train {
 
-struct WarmupCosine {
+struct LrSchedule {
   double base_lr = 1e-3;
   double min_lr = 1e-5;
   int64_t warmup_steps = 0;

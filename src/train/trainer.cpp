@@ -7,8 +7,8 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "common/atomic_file.h"
@@ -198,6 +198,19 @@ TrainResult Trainer::run(bool resume) {
         opt_.epochs * per_epoch);
   }
 
+  // airbench: the whitening stem's bias trains for the first whiten_bias_epochs, then stays
+  // fixed (no gradient, so no momentum or decay step either).
+  torch::Tensor whiten_bias;
+  if (opt_.whiten_bias_epochs > 0) {
+    for (const auto& item : model_->named_parameters())
+      if (item.key() == "whiten.bias") whiten_bias = item.value();
+    if (!whiten_bias.defined())
+      throw Error(fmt::format("[{}] whiten_bias_epochs is set but the model has no whitening stem "
+                              "(only the cnn family has one)", opt_.stage));
+  }
+  const auto whiten_bias_steps =
+      static_cast<int64_t>(opt_.whiten_bias_epochs * static_cast<double>(per_epoch));
+
   State s;
   if (resume && load(s)) {
     if (s.epoch >= opt_.epochs) {
@@ -209,7 +222,7 @@ TrainResult Trainer::run(bool resume) {
     }
   }
 
-  WarmupCosine sched{opt_.lr, opt_.min_lr,
+  LrSchedule sched{opt_.lr, opt_.min_lr,
                      static_cast<int64_t>(opt_.warmup_epochs * static_cast<double>(per_epoch)),
                      opt_.epochs * per_epoch, opt_.schedule};
   const auto t_run = Clock::now();
@@ -233,6 +246,10 @@ TrainResult Trainer::run(bool resume) {
       if (batch->soft_targets.defined()) soft = batch->soft_targets.to(device_);
 
       set_lr(*optimizer_, opt_, sched.at(s.step));
+      if (whiten_bias.defined() && whiten_bias.requires_grad() && s.step >= whiten_bias_steps) {
+        whiten_bias.requires_grad_(false);
+        whiten_bias.mutable_grad() = torch::Tensor();  // undefined grad: the optimizer skips it
+      }
       auto [cls, dist] = model_->forward_train(x);
       torch::Tensor loss;
       if (teacher_) {

@@ -22,13 +22,15 @@ struct TrainOptions {
   std::string optimizer = "adamw";   // "adamw" | "sgd" (momentum, nesterov)
   double lr = 1e-3;                   // peak learning rate (after warmup)
   double min_lr = 1e-5;               // cosine floor
-  double weight_decay = 0.05;         // not applied to norms, biases, tokens, pos_embed
+  double weight_decay = 0.05;         // not applied to norms, biases, tokens, pos_embed ...
+  bool decay_norms_and_biases = false; // ... unless this is set (train/optimizer.h)
   double momentum = 0.9;              // sgd only
   double warmup_epochs = 1.0;
   std::string schedule = "cosine";    // "cosine" | "triangular" (train/schedule.h)
   double norm_bias_lr_scale = 1.0;    // lr multiplier of norm-layer biases (airbench: 64)
   bool lookahead = false;             // slow-weight averaging (train/lookahead.h)
   double lookahead_start_epochs = 3.0;
+  double whiten_bias_epochs = 0;       // cnn: train the whitening stem's bias this long; 0 = always
   bool eval_tta = false;              // also score the last epoch with flip+shift TTA
   double label_smoothing = 0.1;
   double grad_clip = 1.0;             // max global L2 norm; 0 = off

@@ -132,7 +132,7 @@ TEST(Augment, CropFlipShiftsWithZeroPadding) {
   for (uint64_t seed = 0; seed < 20; ++seed) {
     Rng rng(seed);
     std::vector<uint8_t> dst(src.size());
-    crop_flip(src.data(), 8, 8, 4, true, true, rng, dst.data());
+    crop_flip(src.data(), 8, 8, 4, true, Mirror::kRandom, rng, dst.data());
     bool found = false;
     for (int dy = -4; dy <= 4 && !found; ++dy)
       for (int dx = -4; dx <= 4 && !found; ++dx)
@@ -153,7 +153,7 @@ TEST(Augment, CropFlipShiftsWithZeroPadding) {
   // No crop, no flip: identity.
   Rng rng(1);
   std::vector<uint8_t> dst(src.size());
-  crop_flip(src.data(), 8, 8, 4, false, false, rng, dst.data());
+  crop_flip(src.data(), 8, 8, 4, false, Mirror::kNo, rng, dst.data());
   EXPECT_EQ(dst, src);
 }
 

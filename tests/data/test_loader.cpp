@@ -233,7 +233,7 @@ TEST(Augment, CropFlipWithReflectPaddingMatchesLibTorch) {
   for (uint64_t seed = 0; seed < 200; ++seed) {
     Rng rng(seed);
     std::vector<uint8_t> dst(src.size());
-    crop_flip(src.data(), 8, 8, 2, true, true, rng, dst.data(), /*reflect=*/true);
+    crop_flip(src.data(), 8, 8, 2, true, Mirror::kRandom, rng, dst.data(), /*reflect=*/true);
     auto out = torch::from_blob(dst.data(), {8, 8, 3}, torch::kUInt8).permute({2, 0, 1}).to(torch::kFloat);
     bool found = false;
     for (int oy = 0; oy <= 4 && !found; ++oy)
@@ -247,4 +247,39 @@ TEST(Augment, CropFlipWithReflectPaddingMatchesLibTorch) {
     EXPECT_TRUE(found) << "seed " << seed;
   }
   EXPECT_EQ(offsets.size(), 25u);
+}
+
+// Alternating flip (airbench): without crops, each image comes out of epoch 0 as itself or its
+// mirror (torch::flip), of epoch 1 as the other one, of epoch 2 as in epoch 0; about half of
+// the images are mirrored in epoch 0 (200 seeded coins: 100 +- 3.5 sigma).
+TEST(Augment, AlternatingFlipMirrorsEveryImageInEveryOtherEpoch) {
+  auto ds = synthetic(200);
+  LoaderOptions plain;
+  plain.batch_size = 200;
+  plain.shuffle = false;
+  BatchLoader reference(ds, all_indices(ds), plain);
+  const auto original = drain(reference).at(0).images;  // (200, 3, 32, 32)
+
+  LoaderOptions o = plain;
+  o.augment = true;
+  o.aug.random_crop = false;
+  o.aug.alternating_flip = true;
+  o.seed = 7;
+  BatchLoader loader(ds, all_indices(ds), o);
+  std::vector<torch::Tensor> epochs;
+  for (int64_t e = 0; e < 3; ++e) {
+    loader.start_epoch(e);
+    epochs.push_back(drain(loader).at(0).images);
+  }
+  int mirrored = 0;
+  for (int64_t i = 0; i < 200; ++i) {
+    const auto img = original[i], flipped = original[i].flip({2});
+    const bool m0 = torch::equal(epochs[0][i], flipped);
+    EXPECT_TRUE(m0 || torch::equal(epochs[0][i], img)) << "image " << i;
+    EXPECT_TRUE(torch::equal(epochs[1][i], m0 ? img : flipped)) << "image " << i;
+    EXPECT_TRUE(torch::equal(epochs[2][i], epochs[0][i])) << "image " << i;
+    mirrored += m0;
+  }
+  EXPECT_GT(mirrored, 75);
+  EXPECT_LT(mirrored, 125);
 }

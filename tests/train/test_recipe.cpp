@@ -22,13 +22,12 @@ models::ModelConfig tiny_cnn() {
   return c;
 }
 
-}  // namespace
-
 // The first SGD step with Nesterov momentum m (buffer = gradient, step = (1 + m) x gradient):
 // w' = w - (1 + m) lr (g + wd w) for conv/linear kernels, b' = b - (1 + m) 64 lr g for norm
 // biases (no decay), other biases b - (1 + m) lr g; the frozen BatchNorm scales and the
-// whitening buffer do not move.
-TEST(Optimizer, NormBiasesStepAtTheirOwnLearningRate) {
+// whitening buffer do not move. With decay_norms_and_biases (airbench) every trained
+// parameter decays by the same (1 + m) lr wd w per step: the norm biases' coefficient is wd/64.
+void check_first_sgd_step(bool decay_all) {
   torch::manual_seed(0);
   auto model = models::build_model(tiny_cnn());
   model->train();
@@ -37,6 +36,7 @@ TEST(Optimizer, NormBiasesStepAtTheirOwnLearningRate) {
   o.momentum = 0.5;
   o.weight_decay = 0.01;
   o.norm_bias_lr_scale = 64;
+  o.decay_norms_and_biases = decay_all;
   auto opt = train::make_optimizer(*model, o);
   ASSERT_EQ(opt->param_groups().size(), 3u);
   const double lr = 0.05;
@@ -54,7 +54,7 @@ TEST(Optimizer, NormBiasesStepAtTheirOwnLearningRate) {
   const auto whiten_before = model->named_buffers()["whiten.weight"].clone();
   opt->step();
 
-  int norm_biases = 0, kernels = 0;
+  int norm_biases = 0, kernels = 0, other = 0;
   for (const auto& p : model->named_parameters()) {
     const std::string& k = p.key();
     const auto& w0 = before[k];
@@ -62,23 +62,36 @@ TEST(Optimizer, NormBiasesStepAtTheirOwnLearningRate) {
     if (!p.value().requires_grad()) {
       want = w0;  // BatchNorm scale: frozen
     } else if (k.find("norm") != std::string::npos && k.size() > 5 && k.substr(k.size() - 5) == ".bias") {
-      want = w0 - 1.5 * 64 * lr * grad[k];
+      want = w0 - 1.5 * 64 * lr * (grad[k] + (decay_all ? 0.01 / 64 : 0.0) * w0);
       ++norm_biases;
     } else if (w0.dim() > 1) {
       want = w0 - 1.5 * lr * (grad[k] + 0.01 * w0);
       ++kernels;
     } else {
-      want = w0 - 1.5 * lr * grad[k];
+      want = w0 - 1.5 * lr * (grad[k] + (decay_all ? 0.01 : 0.0) * w0);
+      ++other;
     }
     EXPECT_TRUE(torch::allclose(p.value(), want, 1e-5, 1e-6)) << k;
   }
   EXPECT_EQ(norm_biases, 6);  // 3 blocks x 2 norms
   EXPECT_EQ(kernels, 7);      // 6 convs + head
+  EXPECT_EQ(other, 1);        // whiten.bias
   EXPECT_TRUE(torch::equal(model->named_buffers()["whiten.weight"], whiten_before));
+}
 
+}  // namespace
+
+TEST(Optimizer, NormBiasesStepAtTheirOwnLearningRate) {
+  check_first_sgd_step(/*decay_all=*/false);
   // Scale 1 keeps the two historical groups (older checkpoints' optimizer state loads).
-  o.norm_bias_lr_scale = 1.0;
+  auto model = models::build_model(tiny_cnn());
+  train::TrainOptions o;
+  o.optimizer = "sgd";
   EXPECT_EQ(train::make_optimizer(*model, o)->param_groups().size(), 2u);
+}
+
+TEST(Optimizer, DecayNormsAndBiasesDecaysEveryParameterAlikePerStep) {
+  check_first_sgd_step(/*decay_all=*/true);
 }
 
 // Lookahead on a module with one parameter and one float buffer, values by hand:

@@ -114,12 +114,44 @@ TEST(Resume, KillNineMidEpochThenResumeMatchesUninterruptedRun) {
 
 // The airbench recipe of the `full` teacher; killed in epoch 2, after the Lookahead snapshot
 // (step 5 of 16), so the slow weights must come back from the checkpoint for the resumed run
-// to match (BatchNorm running statistics included, which Lookahead also averages).
+// to match (BatchNorm running statistics included, which Lookahead also averages), and after
+// the whitening bias froze (step 8), which the resumed run must redo.
 TEST(Resume, LookaheadRecipeResumesToTheSameWeights) {
   kill_resume_and_compare({"--model", "cnn_fast_cifar", "--optimizer", "sgd", "--lr", "0.2",
                            "--momentum", "0.85", "--weight-decay", "1e-3", "--schedule",
                            "triangular", "--warmup-epochs", "0.5", "--norm-bias-lr-scale", "64",
                            "--lookahead", "--lookahead-start-epochs", "0", "--grad-clip", "0",
-                           "--crop-padding", "2", "--reflect-padding", "--eval-tta"},
+                           "--crop-padding", "2", "--reflect-padding", "--eval-tta",
+                           "--decay-norms-and-biases", "--whiten-bias-epochs", "1",
+                           "--alternating-flip"},
                           "run.pt.jsonl");
+}
+
+// --whiten-bias-epochs 1: the whitening stem's bias moves in epoch 1 and not after. At a
+// constant lr (warmup 0, min-lr = lr), epoch 1 of a 2-epoch run is the same computation as a
+// 1-epoch run, so the 2-epoch run must end with exactly the 1-epoch run's bias while its
+// other weights went on training.
+TEST(TrainCli, WhitenBiasStopsTrainingAfterItsEpochs) {
+  ASSERT_TRUE(fs::exists(kArchive)) << "CIFAR-10 archive not found at " << kArchive;
+  const fs::path dir = fs::temp_directory_path() / ("tinyvit_whiten_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto run = [&](const std::string& epochs, const std::string& out) {
+    return wait_exit(spawn({std::string(TINYVIT_BINARY_DIR) + "/tinyvit", "train", "--data", kArchive,
+                            "--train-limit", "128", "--val-limit", "32", "--cache-dir",
+                            (dir / "cache").string(), "--epochs", epochs, "--batch-size", "32",
+                            "--threads", "1", "--seed", "3", "--model", "cnn_fast_cifar",
+                            "--optimizer", "sgd", "--lr", "0.05", "--min-lr", "0.05",
+                            "--warmup-epochs", "0", "--whiten-bias-epochs", "1", "-o",
+                            (dir / out).string()}));
+  };
+  ASSERT_EQ(run("1", "one.pt"), 0);
+  ASSERT_EQ(run("2", "two.pt"), 0);
+  auto one = models::load_checkpoint((dir / "one.pt").string()).model->named_parameters();
+  auto two = models::load_checkpoint((dir / "two.pt").string()).model->named_parameters();
+  EXPECT_FALSE(torch::equal(one["whiten.bias"], torch::zeros_like(one["whiten.bias"])))
+      << "the bias did not train in epoch 1";
+  EXPECT_TRUE(torch::equal(one["whiten.bias"], two["whiten.bias"])) << "the bias moved in epoch 2";
+  EXPECT_FALSE(torch::equal(one["head.weight"], two["head.weight"]));
+  fs::remove_all(dir);
 }

@@ -11,20 +11,20 @@ using namespace tinyvit::train;
 namespace F = torch::nn::functional;
 
 TEST(Schedule, WarmupThenCosine) {
-  WarmupCosine s{1.0, 0.0, 4, 14};
+  LrSchedule s{1.0, 0.0, 4, 14};
   EXPECT_DOUBLE_EQ(s.at(0), 0.25);  // (0+1)/4
   EXPECT_DOUBLE_EQ(s.at(3), 1.0);
   EXPECT_DOUBLE_EQ(s.at(4), 1.0);   // cos(0)
   EXPECT_NEAR(s.at(9), 0.5, 1e-12); // halfway through the 10 cosine steps
   EXPECT_NEAR(s.at(14), 0.0, 1e-12);
-  WarmupCosine f{0.1, 0.01, 0, 10};
+  LrSchedule f{0.1, 0.01, 0, 10};
   EXPECT_NEAR(f.at(5), 0.01 + 0.09 * 0.5, 1e-12);
 }
 
 // Triangular: 0.2 * base at step 0, base at the warmup end, min at the last step (values
 // by hand for base 2, min 0.1, W = 4, T = 14).
 TEST(Schedule, TriangularRisesFromAFifthThenFallsLinearly) {
-  WarmupCosine s{2.0, 0.1, 4, 14, "triangular"};
+  LrSchedule s{2.0, 0.1, 4, 14, "triangular"};
   EXPECT_DOUBLE_EQ(s.at(0), 0.4);            // 0.2 * 2
   EXPECT_NEAR(s.at(2), 1.2, 1e-12);          // 2 * (0.2 + 0.8 * 2/4)
   EXPECT_DOUBLE_EQ(s.at(4), 2.0);
