@@ -6,10 +6,17 @@
 #include <iostream>
 
 #include "common/error.h"
+#include "data/rng.h"
+#include "data/split.h"
 #include "models/checkpoint.h"
 #include "models/registry.h"
 
 namespace tinyvit::pipeline {
+
+std::vector<int64_t> init_sample(const PreparedData& d, uint64_t seed) {
+  constexpr uint64_t kInitTag = 0x696e6974;  // "init"
+  return data::stratified_subset(d.train, d.dataset.labels, 5000, data::derive_seed(seed, kInitTag));
+}
 
 PreparedData prepare_data(const DataConfig& c) {
   if (c.path.empty()) throw Error("no data path given (--data PATH or [data] path in the config)");
@@ -125,19 +132,13 @@ train::TrainResult run_stage(const PreparedData& d, const DataConfig& dc, const 
 
   const int input = mc.img_size();
   if (!init.model && mc.family == "cnn") {
-    // Data-dependent init (the cnn family's whitening stem) from the first 5,000 training
-    // images, normalized, not augmented. A resumed run overwrites it with its checkpoint.
-    data::BatchLoader first(d.dataset, d.train,
-                            loader_options(d, dc, 500, input, false, sc.aug, sc.train.seed));
-    first.start_epoch(0);
+    // Data-dependent init (the cnn family's whitening stem) from init_sample's images,
+    // normalized, not augmented. A resumed run overwrites it with its checkpoint.
+    data::BatchLoader sample(d.dataset, init_sample(d, sc.train.seed),
+                             loader_options(d, dc, 500, input, false, sc.aug, sc.train.seed));
+    sample.start_epoch(0);
     std::vector<torch::Tensor> images;
-    int64_t n = 0;
-    while (n < 5000) {
-      auto b = first.next();
-      if (!b) break;
-      n += b->images.size(0);
-      images.push_back(b->images);
-    }
+    while (auto b = sample.next()) images.push_back(b->images);
     if (!images.empty()) model->init_from_data(torch::cat(images));
   }
   data::BatchLoader train_loader(

@@ -47,6 +47,11 @@ data::LoaderOptions loader_options(const PreparedData& d, const DataConfig& dc, 
                                    int input_size, bool train, const data::AugmentOptions& aug,
                                    uint64_t seed);
 
+// The training images a data-dependent init (the cnn family's whitening stem) is computed
+// from: a class-stratified, seeded sample of at most 5,000 of d.train (datasets are often
+// stored class by class, so the first 5,000 could be one or two classes).
+std::vector<int64_t> init_sample(const PreparedData& d, uint64_t seed);
+
 // The validation images as pixels in [0, 1]: {(N, 3, S, S) float32, (N,) int64}, in split
 // order, resized to `input_size` (what verification feeds both LibTorch and the .tflite).
 std::pair<torch::Tensor, torch::Tensor> validation_pixels(const PreparedData& d,

@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include "models/checkpoint.h"
 #include "models/cnn.h"
@@ -47,4 +49,28 @@ TEST(Stage, FastCnnStemIsWhitenedFromTheTrainingImages) {
   EXPECT_GT(cov.diagonal().max().item<double>(), 0.9);
   EXPECT_LT((cov - torch::diag(cov.diagonal())).abs().max().item<double>(), 1e-4);
   fs::remove_all(dir);
+}
+
+// The whitening stem's sample: the cache stores CIFAR-10 class by class, so the first 5,000
+// training indices hold one or two classes; init_sample must give 500 of each of the 10, all
+// from the training split, the same for the same seed.
+TEST(Stage, WhiteningSampleIsClassBalanced) {
+  pipeline::DataConfig dc;
+  dc.path = std::string(TINYVIT_SHARED_DATA) + "/cifar10-train-jpeg.tar.gz";
+  const auto d = pipeline::prepare_data(dc);
+  ASSERT_EQ(d.train.size(), 45000u);
+  auto classes = [&](const std::vector<int64_t>& idx) {
+    std::map<int32_t, int> count;
+    for (int64_t i : idx) ++count[d.dataset.labels[static_cast<std::size_t>(i)]];
+    return count;
+  };
+  EXPECT_LE(classes({d.train.begin(), d.train.begin() + 5000}).size(), 2u);  // the hazard
+  const auto sample = pipeline::init_sample(d, 0);
+  ASSERT_EQ(sample.size(), 5000u);
+  const auto count = classes(sample);
+  ASSERT_EQ(count.size(), 10u);
+  for (const auto& [label, n] : count) EXPECT_EQ(n, 500) << "class " << label;
+  const std::set<int64_t> train(d.train.begin(), d.train.end());
+  for (int64_t i : sample) EXPECT_TRUE(train.count(i)) << i << " is not a training image";
+  EXPECT_EQ(pipeline::init_sample(d, 0), sample);
 }
