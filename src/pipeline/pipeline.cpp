@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -149,12 +150,38 @@ nlohmann::json prune_stage(const PipelineConfig& c, const PreparedData& d,
   return j;
 }
 
-// [quantize]: `ckpt` -> model_int8.tflite + quantize.json. Cheap next to training (calibration
-// and evaluation passes only), so always redone like the export: the file always matches the
-// checkpoint.
-nlohmann::json quantize_stage(const PipelineConfig& c, const PreparedData& d,
-                              const std::string& ckpt,
-                              const std::function<std::string(const char*)>& path) {
+// Identity of a checkpoint file for "is this output up to date": name, size and modification
+// time (checkpoints are only rewritten when their stage trains).
+nlohmann::json file_fingerprint(const std::string& file) {
+  namespace fs = std::filesystem;
+  return {{"name", fs::path(file).filename().string()},
+          {"bytes", static_cast<int64_t>(fs::file_size(file))},
+          {"mtime_ns", static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           fs::last_write_time(file).time_since_epoch()).count())}};
+}
+
+// quantize.json of an earlier run when it was made from this very checkpoint (same
+// fingerprint) and model_int8.tflite is still the file it describes (same size); else null.
+// The run directory's configuration cannot have changed (run_pipeline refuses that).
+nlohmann::json up_to_date_quantize_report(const std::string& ckpt,
+                                          const std::function<std::string(const char*)>& path) {
+  namespace fs = std::filesystem;
+  const std::string report = path("quantize.json"), file = path("model_int8.tflite");
+  if (!fs::exists(report) || !fs::exists(file)) return nullptr;
+  try {
+    auto rep = nlohmann::json::parse(read_file_bytes(report));
+    if (rep.value("checkpoint_fingerprint", nlohmann::json()) != file_fingerprint(ckpt) ||
+        rep.at("file").at("bytes").get<int64_t>() != static_cast<int64_t>(fs::file_size(file)))
+      return nullptr;
+    return rep;
+  } catch (const std::exception&) {
+    return nullptr;  // unreadable or older report: redo the stage
+  }
+}
+
+// Quantizes `ckpt` into model_int8.tflite, writes quantize.json, returns its report.
+nlohmann::json quantize_file(const PipelineConfig& c, const PreparedData& d, const std::string& ckpt,
+                             const std::function<std::string(const char*)>& path) {
   const auto& q = c.quantize;
   QuantizeJob job;
   job.ptq.calib.method = quantize::parse_calib_method(q.method);
@@ -174,8 +201,25 @@ nlohmann::json quantize_stage(const PipelineConfig& c, const PreparedData& d,
   nlohmann::json rep = r.report;
   rep["file"]["path"] = "model_int8.tflite";
   rep["checkpoint"] = std::filesystem::path(ckpt).filename().string();
+  rep["checkpoint_fingerprint"] = file_fingerprint(ckpt);
   write_text_atomic(path("quantize.json"), rep.dump(2) + "\n");
   std::cerr << "[quantize] " << quantize::format_report(rep);
+  return rep;
+}
+
+// [quantize]: `ckpt` -> model_int8.tflite + quantize.json, skipped when both are up to date
+// with the checkpoint (calibration, evaluation passes and, with QAT, fine-tuning cost minutes).
+nlohmann::json quantize_stage(const PipelineConfig& c, const PreparedData& d,
+                              const std::string& ckpt,
+                              const std::function<std::string(const char*)>& path) {
+  const auto& q = c.quantize;
+  nlohmann::json rep = up_to_date_quantize_report(ckpt, path);
+  if (!rep.is_null()) {
+    std::cerr << fmt::format("[quantize] '{}' is up to date with {}; skipped\n",
+                             path("model_int8.tflite"), rep["checkpoint"].get<std::string>());
+  } else {
+    rep = quantize_file(c, d, ckpt, path);
+  }
   // The size ratio against the exported float32 file when there is one (else against the
   // float32 export run_ptq builds for the report).
   const int64_t bytes = rep["file"]["bytes"].get<int64_t>();

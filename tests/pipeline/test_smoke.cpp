@@ -126,14 +126,27 @@ TEST(Pipeline, SmokePresetEndToEnd) {
   EXPECT_EQ(student_lines, 1);
   EXPECT_EQ(recover_lines, 1);
 
-  // Rerun: training stages are skipped, not repeated.
+  // Rerun: training stages are skipped, not repeated, and so is the quantization of the
+  // unchanged pruned.pt (the int8 file stays as it was).
+  const auto int8_time = fs::last_write_time(dir / "model_int8.tflite");
   ASSERT_EQ(run(cmd, &log), 0) << log;
   EXPECT_NE(log.find("already complete"), std::string::npos) << log;
   EXPECT_NE(log.find("[prune] '" + (dir / "pruned.pt").string() + "' is already complete"),
             std::string::npos)
       << log;
   EXPECT_EQ(log.find("[prune-recover]"), std::string::npos) << log;
-  EXPECT_TRUE(read_json(dir / "summary.json").contains("int8"));
+  EXPECT_NE(log.find("[quantize] '" + (dir / "model_int8.tflite").string() +
+                     "' is up to date with pruned.pt; skipped"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(fs::last_write_time(dir / "model_int8.tflite"), int8_time);
+  EXPECT_EQ(read_json(dir / "summary.json")["int8"], q);
+
+  // A damaged int8 file (size no longer the one quantize.json records) is made again.
+  fs::resize_file(dir / "model_int8.tflite", 100);
+  ASSERT_EQ(run(cmd, &log), 0) << log;
+  EXPECT_EQ(log.find("up to date"), std::string::npos) << log;
+  EXPECT_EQ(static_cast<int64_t>(fs::file_size(dir / "model_int8.tflite")), q["bytes"].get<int64_t>());
 
   // Changing the configuration of an existing run directory is refused.
   EXPECT_EQ(run(kBin + " pipeline --preset quick --out " + dir.string(), &log), 1);
