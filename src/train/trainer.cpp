@@ -223,8 +223,8 @@ TrainResult Trainer::run(bool resume) {
   }
 
   LrSchedule sched{opt_.lr, opt_.min_lr,
-                     static_cast<int64_t>(opt_.warmup_epochs * static_cast<double>(per_epoch)),
-                     opt_.epochs * per_epoch, opt_.schedule};
+                   static_cast<int64_t>(opt_.warmup_epochs * static_cast<double>(per_epoch)),
+                   opt_.epochs * per_epoch, opt_.schedule};
   const auto t_run = Clock::now();
   auto t_ckpt = Clock::now();
   int64_t images_this_run = 0;
