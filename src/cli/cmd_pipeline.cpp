@@ -1,4 +1,4 @@
-// tinyvit pipeline --config FILE.toml | --preset NAME [--data PATH] [--out DIR]
+// tinyvit pipeline --config FILE.toml | --preset NAME [--data PATH] [--out DIR] [--val-size N]
 #include <fmt/format.h>
 
 #include <iostream>
@@ -15,8 +15,8 @@ namespace tinyvit::cli {
 void register_pipeline_command(CLI::App& app) {
   struct Args {
     std::string config, preset, data, out, device;
-    int threads = -1;
-    bool print = false;
+    int threads = -1, val_size = 0;
+    bool print = false, skip_bad = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -29,6 +29,10 @@ void register_pipeline_command(CLI::App& app) {
   cmd->add_option("--out", a->out, "Override [run] out (the run directory)");
   cmd->add_option("--device", a->device, "Override [run] device (cpu | cuda)");
   cmd->add_option("--threads", a->threads, "Override [run] threads (0 = all cores)");
+  cmd->add_option("--val-size", a->val_size, "Override [data] val_size (validation images)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--skip-bad", a->skip_bad,
+                "Override [data] skip_bad: skip undecodable images, print their count");
   cmd->add_flag("--print-config", a->print, "Print the resolved configuration and exit");
   cmd->callback([a] {
     if (a->config.empty() && a->preset.empty())
@@ -41,6 +45,8 @@ void register_pipeline_command(CLI::App& app) {
     if (!a->out.empty()) c.out = a->out;
     if (!a->device.empty()) c.device = a->device;
     if (a->threads >= 0) c.threads = a->threads;
+    if (a->val_size > 0) c.data.val_size = a->val_size;
+    if (a->skip_bad) c.data.skip_bad = true;
     if (a->print) {
       std::cout << pipeline::to_toml(c);
       return;

@@ -269,13 +269,17 @@ nlohmann::json run_pipeline(const PipelineConfig& c) {
   const std::string resolved = to_toml(c);
   const std::string cfg_path = (fs::path(c.out) / "config.toml").string();
   // The stored config is re-parsed, so keys added by newer versions (with their defaults) do
-  // not count as a change.
+  // not count as a change. Every stage's output needs teacher.pt: without it the directory
+  // holds no work yet (e.g. a run that stopped at a data error) and takes the new config.
   if (fs::exists(cfg_path) &&
       to_toml(parse_pipeline_config(read_file_bytes(cfg_path), cfg_path)) != resolved) {
-    throw Error(fmt::format(
-        "run directory '{}' holds a run with a different configuration (see its config.toml); "
-        "choose another --out or delete the directory",
-        c.out));
+    if (fs::exists(fs::path(c.out) / "teacher.pt"))
+      throw Error(fmt::format(
+          "run directory '{}' holds a run with a different configuration (see its config.toml); "
+          "choose another --out or delete the directory",
+          c.out));
+    std::cerr << fmt::format("[pipeline] {} has no checkpoint yet: replacing its config.toml\n",
+                             c.out);
   }
   write_text_atomic(cfg_path, resolved);
   ScopedTee tee(std::cerr, (fs::path(c.out) / "pipeline.log").string());

@@ -28,8 +28,10 @@ PreparedData prepare_data(const DataConfig& c) {
   lo.cache_dir = c.cache_dir;
   d.dataset = data::load_dataset(c.path, lo);
   if (c.val_size <= 0 || c.val_size >= d.dataset.size())
-    throw Error(fmt::format("val_size {} must be between 1 and the data set size - 1 ({})",
-                            c.val_size, d.dataset.size() - 1));
+    throw Error(fmt::format(
+        "{}: val_size {} must be between 1 and the data set size - 1 ({}); set it with "
+        "--val-size N or [data] val_size",
+        c.path, c.val_size, d.dataset.size() - 1));
   auto split = data::stratified_split(d.dataset.labels, c.val_size, c.split_seed);
   d.train = data::stratified_subset(split.train, d.dataset.labels, c.train_limit, c.split_seed + 1);
   d.val = data::stratified_subset(split.val, d.dataset.labels, c.val_limit, c.split_seed + 2);

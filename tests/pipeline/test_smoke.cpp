@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace fs = std::filesystem;
 
@@ -174,4 +176,36 @@ TEST(Pipeline, BadInputsGiveClearErrors) {
   fs::remove(cfg);
   EXPECT_EQ(run(kBin + " train --model vit_nano --data " + kArchive + " -o /tmp/never.pt", &log), 1);
   EXPECT_NE(log.find("unknown model 'vit_nano'"), std::string::npos) << log;
+}
+
+// Own data smaller than the preset's 5,000 validation images: the error names the data and the
+// flag that fixes it; the fixed rerun into the same directory takes the new configuration,
+// because the failed run left no checkpoint there. Once teacher.pt exists, a change is refused.
+TEST(Pipeline, ValSizeTooLargeNamesTheFlagAndTheFixedRerunReplacesTheConfig) {
+  ASSERT_TRUE(fs::exists(kArchive)) << "CIFAR-10 archive not found at " << kArchive;
+  const fs::path dir = fs::temp_directory_path() / ("tinyvit_valsize_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  const std::string base = kBin + " pipeline --preset smoke --threads 2 --out " + dir.string();
+  std::string log;
+  ASSERT_EQ(run(base + " --data " + kArchive + " --val-size 50000", &log), 1) << log;
+  EXPECT_NE(log.find(kArchive + ": val_size 50000 must be between 1 and the data set size - 1 "
+                                "(49999); set it with --val-size N"),
+            std::string::npos)
+      << log;
+  ASSERT_TRUE(fs::exists(dir / "config.toml"));
+  EXPECT_FALSE(fs::exists(dir / "teacher.pt"));
+
+  // Different config (val_size, data), no checkpoint yet: replaced. The missing data then stops it.
+  ASSERT_EQ(run(base + " --data /nonexistent/own.tar.gz --val-size 100", &log), 1) << log;
+  EXPECT_NE(log.find("has no checkpoint yet: replacing its config.toml"), std::string::npos) << log;
+  EXPECT_NE(log.find("/nonexistent/own.tar.gz"), std::string::npos) << log;
+  std::ifstream is(dir / "config.toml");
+  const std::string stored((std::istreambuf_iterator<char>(is)), std::istreambuf_iterator<char>());
+  EXPECT_NE(stored.find("val_size = 100\n"), std::string::npos) << stored;
+  EXPECT_NE(stored.find("/nonexistent/own.tar.gz"), std::string::npos) << stored;
+
+  std::ofstream(dir / "teacher.pt") << "work in progress";
+  EXPECT_EQ(run(base + " --data " + kArchive + " --val-size 200", &log), 1) << log;
+  EXPECT_NE(log.find("different configuration"), std::string::npos) << log;
+  fs::remove_all(dir);
 }
