@@ -30,9 +30,12 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 // Decodes every sample (in parallel), in (label, name) order. Bad images throw, or are
-// skipped and counted with options.skip_bad.
-ImageDataset decode_all(std::vector<Encoded>& samples, std::vector<std::string> classes,
-                        const LoadOptions& options) {
+// skipped and counted with options.skip_bad. source: the folder or archive, for errors.
+ImageDataset decode_all(const std::string& source, std::vector<Encoded>& samples,
+                        std::vector<std::string> classes, const LoadOptions& options) {
+  if (classes.size() < 2)
+    throw Error(source + ": one class folder ('" + classes.at(0) +
+                "'); a classifier needs at least 2 (expected <root>/<class>/<image>.jpg|png)");
   std::sort(samples.begin(), samples.end(), [](const Encoded& a, const Encoded& b) {
     return a.label != b.label ? a.label < b.label : a.name < b.name;
   });
@@ -81,9 +84,16 @@ ImageDataset decode_all(std::vector<Encoded>& samples, std::vector<std::string> 
     ++out;
   }
   ds.pixels.resize(out * img_bytes);
-  if (bad > 0)
+  if (bad > 0) {
     std::cerr << "skipped " << bad << " undecodable images, first: " << samples[first_bad].name
               << ": " << reasons[first_bad] << "\n";
+    std::vector<int64_t> per_class(ds.class_names.size(), 0);
+    for (int32_t l : ds.labels) ++per_class[static_cast<std::size_t>(l)];
+    for (std::size_t c = 0; c < per_class.size(); ++c)
+      if (per_class[c] == 0)
+        throw Error(source + ": class '" + ds.class_names[c] +
+                    "' has no decodable image left after skipping the bad ones");
+  }
   return ds;
 }
 
@@ -138,7 +148,7 @@ ImageDataset load_image_directory(const std::string& root, const LoadOptions& op
       samples.push_back(std::move(s));
     }
   }
-  return decode_all(samples, std::move(classes), options);
+  return decode_all(root, samples, std::move(classes), options);
 }
 
 ImageDataset load_image_archive(const std::string& path, const LoadOptions& options) {
@@ -196,7 +206,7 @@ ImageDataset load_image_archive(const std::string& path, const LoadOptions& opti
       samples.push_back(std::move(s));
     }
   }
-  return decode_all(samples, std::move(classes), options);
+  return decode_all(path, samples, std::move(classes), options);
 }
 
 }  // namespace tinyvit::data

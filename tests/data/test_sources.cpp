@@ -136,8 +136,26 @@ TEST(ImageFolder, TruncatedJpegNamesTheFile) {
   jpg.resize(jpg.size() / 2);
   tvtest::write_file(dir.path() / "cat" / "bad.jpg", jpg);
   tvtest::write_file(dir.path() / "cat" / "good.png", tvtest::encode_png(tvtest::pattern(32, 32), 32, 32));
+  tvtest::write_file(dir.path() / "dog" / "good.png", tvtest::encode_png(tvtest::pattern(32, 32), 32, 32));
   const std::string msg = error_of([&] { load_dataset(dir.str(), {}); });
   EXPECT_NE(msg.find("bad.jpg"), std::string::npos) << msg;
+}
+
+// One class is no classification problem (training would report 100 % for nothing): an error
+// naming the source and the one class, from a folder and from an archive.
+TEST(ImageFolder, OneClassIsAnError) {
+  TempDir dir;
+  const auto png = tvtest::encode_png(tvtest::pattern(8, 8), 8, 8);
+  tvtest::write_file(dir.path() / "tree" / "cat" / "1.png", png);
+  tvtest::write_file(dir.path() / "tree" / "cat" / "2.png", png);
+  std::string msg = error_of([&] { load_dataset(dir.str("tree"), {}); });
+  EXPECT_NE(msg.find(dir.str("tree") + ": one class folder ('cat'); a classifier needs at least 2"),
+            std::string::npos)
+      << msg;
+  const std::string tgz = dir.str("one.tar.gz");
+  tvtest::write_tar(tgz, {{"data/cat/1.png", png}, {"data/cat/2.png", png}});
+  msg = error_of([&] { load_dataset(tgz, {}); });
+  EXPECT_NE(msg.find(tgz + ": one class folder ('cat')"), std::string::npos) << msg;
 }
 
 TEST(Archive, TarGzTinyTree) {
@@ -159,8 +177,10 @@ TEST(Archive, TarGzTinyTree) {
 
   // The same tree as a plain .tar.
   const std::string tar = dir.str("tiny.tar");
-  tvtest::write_tar(tar, {{"cat/a.png", tvtest::encode_png(p0, 32, 32)}}, /*gzip=*/false);
-  EXPECT_EQ(load_dataset(tar, {}).size(), 1);
+  tvtest::write_tar(tar, {{"cat/a.png", tvtest::encode_png(p0, 32, 32)},
+                         {"dog/a.png", tvtest::encode_png(p1, 32, 32)}},
+                    /*gzip=*/false);
+  EXPECT_EQ(load_dataset(tar, {}).size(), 2);
 }
 
 TEST(Archive, NoImagesIsAnError) {
@@ -194,6 +214,15 @@ TEST(Archive, BadImagesThrowOrAreSkipped) {
   EXPECT_EQ(ds.size(), 3);
   EXPECT_EQ(ds.labels, (std::vector<int32_t>{0, 1, 1}));
   EXPECT_NE(err.find("skipped 2 undecodable images, first: " + tgz + ":d/cat/1.jpg: "), std::string::npos) << err;
+
+  // Skipping may not empty a class: the model would have an output no image ever trains.
+  const std::string gone = dir.str("gone.tar.gz");
+  tvtest::write_tar(gone, {{"d/cat/0.jpg", jpg}, {"d/dog/0.jpg", cut}});
+  testing::internal::CaptureStderr();
+  const std::string gone_msg = error_of([&] { load_dataset(gone, o); });
+  testing::internal::GetCapturedStderr();
+  EXPECT_NE(gone_msg.find(gone + ": class 'dog' has no decodable image left"), std::string::npos)
+      << gone_msg;
 }
 
 TEST(Sources, MissingPathIsAnError) {
