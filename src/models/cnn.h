@@ -36,6 +36,7 @@ class FastCnn : public Classifier {
   //   Sigma = cov(patches) (4C x 4C) = V diag(l) V^T,  w_k = v_k / sqrt(l_k + eps)
   // The stem holds [w; -w] (8C filters), so after it the patch features are decorrelated with
   // unit variance and GELU sees both signs. eps = 5e-4 keeps near-null directions bounded.
+  bool needs_data_init() const override { return true; }
   void init_from_data(const torch::Tensor& images) override;
 
   PatchWhiten whiten{nullptr};

@@ -21,7 +21,9 @@ class Classifier : public torch::nn::Module {
   }
   virtual const ModelConfig& config() const = 0;
   // Data-dependent initialisation before training from scratch (the cnn family's whitening
-  // stem); images (N, 3, S, S) normalized. Other families ignore it.
+  // stem); images (N, 3, S, S) normalized. needs_data_init() tells whether a model has one;
+  // the others ignore the call.
+  virtual bool needs_data_init() const { return false; }
   virtual void init_from_data(const torch::Tensor& /*images*/) {}
 };
 

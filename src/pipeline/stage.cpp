@@ -133,7 +133,7 @@ train::TrainResult run_stage(const PreparedData& d, const DataConfig& dc, const 
   }
 
   const int input = mc.img_size();
-  if (!init.model && mc.family == "cnn") {
+  if (!init.model && model->needs_data_init()) {
     // Data-dependent init (the cnn family's whitening stem) from init_sample's images,
     // normalized, not augmented. A resumed run overwrites it with its checkpoint.
     data::BatchLoader sample(d.dataset, init_sample(d, sc.train.seed),

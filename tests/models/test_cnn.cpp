@@ -13,6 +13,10 @@ TEST(FastCnn, WhiteningStemDecorrelatesPatches) {
   auto m = models::build_model(models::model_config("cnn_fast_cifar", 10));
   auto* cnn = dynamic_cast<models::FastCnn*>(m.get());
   ASSERT_NE(cnn, nullptr);
+  // The pipeline calls init_from_data for the models that say they need it: this one only.
+  EXPECT_TRUE(m->needs_data_init());
+  for (const char* other : {"resnet18_cifar", "vit_micro_patch4_32"})
+    EXPECT_FALSE(models::build_model(models::model_config(other, 10))->needs_data_init()) << other;
   // Correlated "images": neighbouring pixels share noise (2x2 box filter) and channels mix, as in
   // natural images.
   auto x = torch::avg_pool2d(torch::randn({96, 3, 33, 33}), 2, 1);  // (96, 3, 32, 32)
