@@ -1,4 +1,5 @@
 // tinyvit pipeline --config FILE.toml | --preset NAME [--data PATH] [--out DIR] [--val-size N]
+//                  [--skip-bad] [--device cpu|cuda] [--threads N] [--print-config]
 #include <fmt/format.h>
 
 #include <iostream>

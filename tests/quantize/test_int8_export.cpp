@@ -125,7 +125,10 @@ TEST_P(Int8Io, TinyVitRunsInLiteRtAndMatchesSimulation) {
 
 INSTANTIATE_TEST_SUITE_P(Quantize, Int8Io,
                          ::testing::Values(exporter::Int8Io::kInt8, exporter::Int8Io::kUint8,
-                                           exporter::Int8Io::kFloat32));
+                                           exporter::Int8Io::kFloat32),
+                         [](const ::testing::TestParamInfo<exporter::Int8Io>& i) {
+                           return std::string(exporter::int8_io_name(i.param));  // --io name
+                         });
 
 TEST(Int8Export, DistilledVitRunsInLiteRt) {
   auto m = calibrated(tiny_vit(true), 31);
