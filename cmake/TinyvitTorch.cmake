@@ -10,6 +10,9 @@
 #
 #   tinyvit_use_torch(<target>)   links Torch, marks its headers SYSTEM, reuses the PCH,
 #                                 compiles the target's sources in unity batches.
+#   tinyvit_torch_free_sources(<source>...)
+#                                 sources of such a target that do not include LibTorch: no
+#                                 PCH, no unity batch (they stay compilable without LibTorch).
 option(TINYVIT_UNITY_BUILD "Compile the LibTorch targets as unity batches" ON)
 set(TINYVIT_UNITY_BATCH 8 CACHE STRING "Sources per unity translation unit")
 
@@ -26,4 +29,9 @@ function(tinyvit_use_torch target)
     set_target_properties(${target} PROPERTIES UNITY_BUILD ON
                                                UNITY_BUILD_BATCH_SIZE ${TINYVIT_UNITY_BATCH})
   endif()
+endfunction()
+
+function(tinyvit_torch_free_sources)
+  set_source_files_properties(${ARGN} PROPERTIES SKIP_PRECOMPILE_HEADERS ON
+                                                 SKIP_UNITY_BUILD_INCLUSION ON)
 endfunction()

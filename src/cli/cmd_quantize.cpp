@@ -63,9 +63,9 @@ void register_quantize_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--litert", a->litert, "Of those, images also run in LiteRT.js (0 = none)")
       ->capture_default_str();
-  cmd->add_flag("--rotate,!--no-rotate", a->rotate,
-                "ViT: rotate the residual stream (orthogonal, LayerNorm-invariant) before "
-                "calibration to spread its outlier channels (default on; ResNets: ignored)");
+  add_switch(cmd, "rotate", a->rotate,
+             "ViT: rotate the residual stream (orthogonal, LayerNorm-invariant) before "
+             "calibration to spread its outlier channels (ResNets: ignored)");
   cmd->add_flag("--rotate-heads", a->rotate_heads,
                 "ViT, with --rotate: also rotate each attention head's q/k and v/proj dimensions");
   cmd->add_flag("--compare-methods", a->compare, "Report accuracy for every calibration method");

@@ -2,6 +2,15 @@
 
 namespace tinyvit::cli {
 
+void add_switch(CLI::App* cmd, const std::string& name, bool& value, const std::string& help) {
+  // trigger_on_parse: each callback runs when its flag is read, so the order on the line counts.
+  cmd->add_flag_callback("--" + name, [&value] { value = true; },
+                         help + (value ? " (default: on)" : " (default: off)"))
+      ->trigger_on_parse();
+  cmd->add_flag_callback("--no-" + name, [&value] { value = false; }, "Turn --" + name + " off")
+      ->trigger_on_parse();
+}
+
 void add_data_options(CLI::App* cmd, pipeline::DataConfig& d) {
   cmd->add_option("--data", d.path,
                   "Image folders, a .tar.gz of them, or CIFAR-10 .bin (file or folder)")
@@ -55,17 +64,17 @@ void add_stage_options(CLI::App* cmd, pipeline::StageConfig& s, bool student) {
   cmd->add_option("--label-smoothing", t.label_smoothing)->capture_default_str();
   cmd->add_option("--grad-clip", t.grad_clip, "Max gradient L2 norm (0 = off)")
       ->capture_default_str();
-  cmd->add_flag("--channels-last,!--no-channels-last", t.channels_last,
-                "NHWC memory format (faster convolutions on CPU)");
+  add_switch(cmd, "channels-last", t.channels_last,
+             "NHWC memory format (faster convolutions on CPU)");
   cmd->add_option("--checkpoint-minutes", t.checkpoint_minutes,
                   "Also checkpoint inside an epoch every N minutes (0 = epoch ends only)")
       ->capture_default_str();
   cmd->add_option("--max-steps-per-epoch", t.max_steps_per_epoch, "Cut epochs short (tests)")
       ->capture_default_str();
-  cmd->add_flag("--random-crop,!--no-random-crop", a.random_crop, "Random crop with padding");
+  add_switch(cmd, "random-crop", a.random_crop, "Random crop with padding");
   cmd->add_option("--crop-padding", a.crop_padding)->capture_default_str();
   cmd->add_flag("--reflect-padding", a.reflect_padding, "Pad crops with the mirror image, not zeros");
-  cmd->add_flag("--hflip,!--no-hflip", a.hflip, "Random horizontal flip");
+  add_switch(cmd, "hflip", a.hflip, "Random horizontal flip");
   cmd->add_flag("--alternating-flip", a.alternating_flip,
                 "Flip each image in every other epoch (random phase per image) instead");
   cmd->add_option("--randaugment-ops", a.randaugment_ops, "RandAugment ops per image (0 = off)")
