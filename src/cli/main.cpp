@@ -10,7 +10,8 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "tinyvit: CNN teacher -> ViT student (distillation) -> TFLite, from one C++ toolkit.\n"
-      "Run `tinyvit <command> --help` for the options of a command."};
+      "Run `tinyvit <command> --help` for the options of a command.",
+      "tinyvit"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "tinyvit-edge 0.1.0");
   tinyvit::cli::register_pipeline_command(app);
@@ -26,6 +27,10 @@ int main(int argc, char** argv) {
   tinyvit::cli::register_visualize_command(app);
   tinyvit::cli::register_import_command(app);
   tinyvit::cli::register_export_weights_command(app);
+  if (argc == 1) {  // no command: the command list, not CLI11's "A subcommand is required"
+    std::cout << app.help();
+    return 1;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

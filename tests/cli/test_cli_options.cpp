@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdio>
+#include <sys/wait.h>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -56,4 +58,20 @@ TEST(CliSwitch, HelpShowsBothFormsAndTheDefault) {
   // CLI11's rendering of "--x,!--no-x" ("--hflip,--no-hflip{false}") read as "default off".
   EXPECT_EQ(train.find("{false}"), std::string::npos) << train;
   EXPECT_EQ(quantize.find("{false}"), std::string::npos) << quantize;
+}
+
+// `tinyvit` without a command prints the command list (exit status 1), not only CLI11's
+// "A subcommand is required".
+TEST(CliMain, NoCommandPrintsTheCommands) {
+  const std::string cmd = std::string(TINYVIT_BINARY_DIR) + "/tinyvit 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+  const int status = pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  for (const char* s : {"Usage: tinyvit", "pipeline", "distill", "quantize", "export", "predict"})
+    EXPECT_NE(out.find(s), std::string::npos) << "missing '" << s << "':\n" << out;
 }
