@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Reference side of bench_train: the same models and training step in Python PyTorch.
 
-Usage: /usr/bin/python3 bench/bench_train.py MODEL BATCH THREADS WARMUP STEPS
+Usage: /usr/bin/python3 bench/bench_train.py MODEL BATCH THREADS WARMUP STEPS [LAYOUT [MODE]]
 Prints one line: "<model> <images per second>". Models mirror src/models exactly:
-resnet18_cifar (torchvision resnet18, 3x3/1 stem, no max-pool, channels-last, SGD) and
-cnn_fast_cifar (whitening stem + 3 conv blocks, SGD), vit_micro_patch4_32 /
+resnet18_cifar (torchvision resnet18, 3x3/1 stem, no max-pool, SGD), cnn_fast_cifar /
+cnn_fast_cifar_wide (whitening stem + 3 conv blocks, SGD), vit_micro_patch4_32 /
 vit_tiny_patch4_32 (timm-style pre-norm ViT, AdamW).
+LAYOUT: nchw | nhwc (channels-last) | auto (nhwc for resnet18_cifar, nchw otherwise).
+MODE: train (the training step, default) | eval (forward under inference_mode in eval mode:
+a distillation teacher's cost per batch).
 """
 import sys
 import time
@@ -47,7 +50,9 @@ class Attention(nn.Module):
 
     def forward(self, x):  # (B, T, D)
         B, T, D = x.shape
-        q, k, v = self.qkv(x).reshape(B, T, 3, self.heads, self.hd).permute(2, 0, 3, 1, 4)
+        # As models/vit.cpp: q, k, v are slices of the last dimension (timm permutes and unbinds).
+        q, k, v = [t.reshape(B, T, self.heads, self.hd).transpose(1, 2)
+                   for t in self.qkv(x).split(D, -1)]
         a = torch.softmax((q * self.hd ** -0.5) @ k.transpose(-2, -1), -1)
         return self.proj((a @ v).transpose(1, 2).reshape(B, T, D))
 
@@ -85,18 +90,17 @@ class ViT(nn.Module):
 
 def main():
     name, batch, threads, warmup, steps = sys.argv[1], *map(int, sys.argv[2:6])
+    layout = sys.argv[6] if len(sys.argv) > 6 else "auto"
+    mode = sys.argv[7] if len(sys.argv) > 7 else "train"
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    channels_last = False
     if name == "resnet18_cifar":
         m = torchvision.models.resnet18(num_classes=10)
         m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
         m.maxpool = nn.Identity()
-        m = m.to(memory_format=torch.channels_last)
-        channels_last = True
         opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    elif name == "cnn_fast_cifar":
-        m = FastCnn()
+    elif name in ("cnn_fast_cifar", "cnn_fast_cifar_wide"):
+        m = FastCnn() if name == "cnn_fast_cifar" else FastCnn(widths=(128, 384, 384))
         opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.05, momentum=0.9,
                               nesterov=True, weight_decay=5e-4)
     elif name == "vit_micro_patch4_32":
@@ -107,19 +111,29 @@ def main():
         opt = torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.05)
     else:
         raise SystemExit(f"unknown model {name}")
-    m.train()
+    channels_last = layout == "nhwc" or (layout == "auto" and name == "resnet18_cifar")
     x = torch.randn(batch, 3, 32, 32)
     if channels_last:
+        m = m.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (batch,))
-    for i in range(warmup + steps):
-        if i == warmup:
-            t0 = time.perf_counter()
-        opt.zero_grad()
-        loss = F.cross_entropy(m(x), y, label_smoothing=0.1)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
-        opt.step()
+    if mode == "eval":
+        m.eval()
+        with torch.inference_mode():
+            for i in range(warmup + steps):
+                if i == warmup:
+                    t0 = time.perf_counter()
+                m(x)
+    else:
+        m.train()
+        for i in range(warmup + steps):
+            if i == warmup:
+                t0 = time.perf_counter()
+            opt.zero_grad()
+            loss = F.cross_entropy(m(x), y, label_smoothing=0.1)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+            opt.step()
     print(name, batch * steps / (time.perf_counter() - t0))
 
 
