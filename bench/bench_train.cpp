@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "common/error.h"
 #include "models/model.h"
 #include "models/registry.h"
 #include "train/losses.h"
