@@ -103,8 +103,11 @@ int main(int argc, char** argv) {
                "bench_train"};
   app.add_option("--threads", o.threads)->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--batch", o.batch)->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--steps", o.steps, "Timed steps")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--warmup", o.warmup, "Untimed steps first")->capture_default_str()
+  app.add_option("--steps", o.steps, "Timed steps")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--warmup", o.warmup, "Untimed steps first")
+      ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   app.add_option("--rounds", o.rounds, "C++ / Python alternations; each side's best is kept")
       ->capture_default_str()

@@ -1,4 +1,5 @@
-// On/off switches (--hflip / --no-hflip): what they set, that the last one given wins, and that `--help` shows both forms with the default instead of CLI11's "{false}".
+// On/off switches (--hflip / --no-hflip): what they set, that the last one given wins, and
+// that `--help` shows both forms with the default instead of CLI11's "{false}".
 #include <gtest/gtest.h>
 
 #include <CLI/CLI.hpp>
