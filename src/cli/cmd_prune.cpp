@@ -100,6 +100,7 @@ void register_prune_command(CLI::App& app) {
   cmd->add_option("--lr", a->job.stage.train.lr, "Recovery peak learning rate")->capture_default_str();
   cmd->add_option("--warmup-epochs", a->job.stage.train.warmup_epochs)->capture_default_str();
   cmd->add_option("--batch-size", a->job.stage.batch_size)->capture_default_str();
+  add_precision_option(cmd, a->job.stage.train.precision);
   cmd->add_option("--alpha", a->job.stage.train.distill.alpha, "Weight of the teacher (KL) term")
       ->capture_default_str();
   cmd->add_option("--temperature", a->job.stage.train.distill.temperature)->capture_default_str();

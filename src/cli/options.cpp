@@ -11,6 +11,14 @@ void add_switch(CLI::App* cmd, const std::string& name, bool& value, const std::
       ->trigger_on_parse();
 }
 
+void add_precision_option(CLI::App* cmd, std::string& precision) {
+  cmd->add_option("--precision", precision,
+                  "fp32 | bf16 (forward under autocast) | auto (bf16 where the CPU has "
+                  "AVX512-BF16/AMX or on CUDA)")
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+      ->capture_default_str();
+}
+
 void add_data_options(CLI::App* cmd, pipeline::DataConfig& d) {
   cmd->add_option("--data", d.path,
                   "Image folders, a .tar.gz of them, or CIFAR-10 .bin (file or folder)")
@@ -66,6 +74,7 @@ void add_stage_options(CLI::App* cmd, pipeline::StageConfig& s, bool student) {
       ->capture_default_str();
   add_switch(cmd, "channels-last", t.channels_last,
              "NHWC memory format (faster convolutions on CPU)");
+  add_precision_option(cmd, t.precision);
   cmd->add_option("--checkpoint-minutes", t.checkpoint_minutes,
                   "Also checkpoint inside an epoch every N minutes (0 = epoch ends only)")
       ->capture_default_str();

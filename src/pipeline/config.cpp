@@ -98,7 +98,8 @@ std::vector<Field> prune_fields(PruneConfig& p) {
           field("warmup_epochs", t.warmup_epochs),
           field("alpha", t.distill.alpha),
           field("temperature", t.distill.temperature),
-          field("max_steps_per_epoch", t.max_steps_per_epoch)};
+          field("max_steps_per_epoch", t.max_steps_per_epoch),
+          field("precision", t.precision)};
 }
 
 void check_member(const std::string& value, const std::vector<std::string>& allowed,
@@ -134,6 +135,7 @@ std::vector<Field> stage_fields(StageConfig& s, bool student) {
       field("label_smoothing", t.label_smoothing),
       field("grad_clip", t.grad_clip),
       field("channels_last", t.channels_last),
+      field("precision", t.precision),
       field("checkpoint_minutes", t.checkpoint_minutes),
       field("max_steps_per_epoch", t.max_steps_per_epoch),
       field("random_crop", a.random_crop),
@@ -220,6 +222,8 @@ PipelineConfig parse_pipeline_config(const std::string& text, const std::string&
   for (const auto& [st, name] : {std::pair{&c.teacher, "teacher"}, std::pair{&c.student, "student"}}) {
     check_member(st->train.optimizer, {"adamw", "sgd"}, fmt::format("{}: [{}] optimizer", origin, name));
     check_member(st->train.schedule, {"cosine", "triangular"}, fmt::format("{}: [{}] schedule", origin, name));
+    check_member(st->train.precision, {"fp32", "bf16", "auto"},
+                 fmt::format("{}: [{}] precision", origin, name));
     if (!(st->train.norm_bias_lr_scale > 0))
       throw Error(fmt::format("{}: [{}] norm_bias_lr_scale must be positive", origin, name));
     if (st->train.whiten_bias_epochs < 0)
@@ -232,6 +236,8 @@ PipelineConfig parse_pipeline_config(const std::string& text, const std::string&
     throw Error(origin + ": [quantize] qat_steps and qat_images must be >= 0, qat_lr > 0, "
                 "qat_alpha in [0, 1]");
   check_member(c.prune.job.criterion, {"l1", "l2", "taylor"}, origin + ": [prune] criterion");
+  check_member(c.prune.job.stage.train.precision, {"fp32", "bf16", "auto"},
+               origin + ": [prune] precision");
   const auto& po = c.prune.job.opt;
   if (po.heads < 0 || po.heads >= 1 || po.mlp < 0 || po.mlp >= 1 || po.blocks < 0)
     throw Error(fmt::format("{}: [prune] heads and mlp must be fractions in [0, 1), blocks >= 0",

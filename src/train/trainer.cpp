@@ -16,6 +16,7 @@
 #include "models/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/optimizer.h"
+#include "train/precision.h"
 #include "train/schedule.h"
 
 namespace tinyvit::train {
@@ -194,6 +195,11 @@ TrainResult Trainer::run(bool resume) {
       teacher_ && (opt_.channels_last ||
                    (teacher_->config().family != "vit" && device_.is_cpu()));
   if (teacher_nhwc) to_channels_last(*teacher_);
+  const Precision precision = resolve_precision(opt_.precision, device_);
+  const bool bf16 = precision == Precision::kBFloat16;
+  if (opt_.precision == "auto" || bf16)
+    std::cerr << fmt::format("[{}] precision {}{}\n", opt_.stage, precision_name(precision),
+                             bf16 ? " (autocast forward, float32 weights and optimizer)" : "");
   optimizer_ = make_optimizer(*model_, opt_);
   const int64_t per_epoch = opt_.max_steps_per_epoch > 0
                                 ? std::min(opt_.max_steps_per_epoch, train_.batches_per_epoch())
@@ -257,11 +263,13 @@ TrainResult Trainer::run(bool resume) {
         whiten_bias.requires_grad_(false);
         whiten_bias.mutable_grad() = torch::Tensor();  // undefined grad: the optimizer skips it
       }
-      auto [cls, dist] = model_->forward_train(x);
-      torch::Tensor loss;
-      if (teacher_) {
-        torch::Tensor t_logits;
-        {
+      // The forward (student and teacher) runs under autocast when bf16; the loss takes the
+      // logits in float32.
+      torch::Tensor cls, dist, t_logits;
+      {
+        AutocastScope autocast(device_, bf16);
+        std::tie(cls, dist) = model_->forward_train(x);
+        if (teacher_) {
           torch::NoGradGuard ng;
           auto tx = x;
           const int ts = teacher_->config().img_size();
@@ -273,8 +281,13 @@ TrainResult Trainer::run(bool resume) {
                        .align_corners(false));
           }
           if (teacher_nhwc) tx = tx.contiguous(torch::MemoryFormat::ChannelsLast);
-          t_logits = teacher_->forward(tx);
+          t_logits = teacher_->forward(tx).to(torch::kFloat);
         }
+      }
+      cls = cls.to(torch::kFloat);
+      if (dist.defined()) dist = dist.to(torch::kFloat);
+      torch::Tensor loss;
+      if (teacher_) {
         loss = distill_loss(cls, dist, t_logits, y, soft, opt_.distill);
       } else {
         loss = soft.defined() ? soft_cross_entropy(cls, soft)
@@ -333,7 +346,8 @@ TrainResult Trainer::run(bool resume) {
                            {"val_acc", ev.accuracy},
                            {"lr", sched.at(s.step)},
                            {"seconds", train_seconds},
-                           {"images_per_second", seen / std::max(1e-9, train_seconds)}};
+                           {"images_per_second", seen / std::max(1e-9, train_seconds)},
+                           {"precision", precision_name(precision)}};
     if (ev_tta) line["val_acc_tta"] = ev_tta->accuracy;
     s.history.push_back(line);
     s.best = std::max(s.best, ev.accuracy);

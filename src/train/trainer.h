@@ -36,6 +36,7 @@ struct TrainOptions {
   double grad_clip = 1.0;             // max global L2 norm; 0 = off
   uint64_t seed = 0;
   bool channels_last = false;         // faster convolutions on CPU (oneDNN)
+  std::string precision = "fp32";     // "fp32" | "bf16" | "auto" (train/precision.h)
   double checkpoint_minutes = 5.0;    // mid-epoch checkpoint cadence; 0 = epoch ends only
   std::string device = "cpu";         // "cpu" | "cuda" | "cuda:N"
   std::string stage = "train";        // label of this run's lines in metrics.jsonl
