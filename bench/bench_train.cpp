@@ -2,13 +2,17 @@
 // Python PyTorch (bench/bench_train.py), side by side in one run, same batch and threads.
 //
 //   build/bench/bench_train [--threads 2] [--batch 128] [--steps 8] [--warmup 2] [--rounds 2]
-//                           [--layout auto|nchw|nhwc] [--mode train|eval] [models...]
+//                           [--layout auto|nchw|nhwc] [--mode train|eval]
+//                           [--precision fp32|bf16|both] [models...]
 //
 // The C++ step is the one train/trainer.cpp runs: forward_train, label-smoothed CE, backward,
 // gradient clipping, optimizer step (SGD+Nesterov for the CNNs, AdamW for the ViTs), on a fixed
 // random batch so data loading is excluded (bench_loader measures it). --layout nhwc runs the
 // model and batch channels-last (auto: only resnet18_cifar). --mode eval times the forward pass
 // alone in eval mode without autograd: what a frozen distillation teacher costs per batch.
+// --precision bf16 runs the forward under autocast as the trainer does (train/precision.h; the
+// loss on float32 logits), and Python under torch.autocast("cpu", torch.bfloat16); --precision
+// both times our step in fp32 and in bf16, alternating, instead of C++ vs Python.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -21,12 +25,13 @@
 #include "models/model.h"
 #include "models/registry.h"
 #include "train/losses.h"
+#include "train/precision.h"
 
 namespace {
 
 struct Setup {
   int threads = 2, batch = 128, steps = 8, warmup = 2, rounds = 2;
-  std::string layout = "auto", mode = "train";
+  std::string layout = "auto", mode = "train", precision = "fp32";
 };
 
 bool channels_last(const Setup& o, const std::string& name) {
@@ -44,12 +49,14 @@ double cpp_images_per_second(const std::string& name, const Setup& o) {
   }
   auto x = torch::randn({o.batch, 3, 32, 32});
   if (nhwc) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  const bool bf16 = o.precision == "bf16";
   auto t0 = std::chrono::steady_clock::now();
   if (o.mode == "eval") {  // as the trainer runs a teacher: eval mode, no autograd
     m->eval();
     torch::NoGradGuard g;
     for (int i = 0; i < o.warmup + o.steps; ++i) {
       if (i == o.warmup) t0 = std::chrono::steady_clock::now();
+      tinyvit::train::AutocastScope autocast(torch::kCPU, bf16);
       m->forward(x);
     }
   } else {
@@ -67,7 +74,12 @@ double cpp_images_per_second(const std::string& name, const Setup& o) {
     for (int i = 0; i < o.warmup + o.steps; ++i) {
       if (i == o.warmup) t0 = std::chrono::steady_clock::now();
       opt->zero_grad();
-      auto loss = tinyvit::train::cross_entropy(m->forward_train(x).first, y, 0.1);
+      torch::Tensor logits;
+      {
+        tinyvit::train::AutocastScope autocast(torch::kCPU, bf16);
+        logits = m->forward_train(x).first;
+      }
+      auto loss = tinyvit::train::cross_entropy(logits.to(torch::kFloat), y, 0.1);
       loss.backward();
       torch::nn::utils::clip_grad_norm_(m->parameters(), 1.0);
       opt->step();
@@ -82,7 +94,7 @@ double python_images_per_second(const std::string& name, const Setup& o) {
   const std::string cmd = "/usr/bin/python3 " TINYVIT_SOURCE_DIR "/bench/bench_train.py " + name +
                           " " + std::to_string(o.batch) + " " + std::to_string(o.threads) + " " +
                           std::to_string(o.warmup) + " " + std::to_string(o.steps) + " " +
-                          o.layout + " " + o.mode;
+                          o.layout + " " + o.mode + " " + o.precision;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return 0;
   char buf[256] = {0};
@@ -118,24 +130,39 @@ int main(int argc, char** argv) {
   app.add_option("--mode", o.mode, "train (the training step) | eval (forward only, no autograd)")
       ->capture_default_str()
       ->check(CLI::IsMember({"train", "eval"}));
+  app.add_option("--precision", o.precision,
+                 "fp32 | bf16 (autocast forward) | both (our step in fp32 vs bf16, no Python)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16", "both"}));
   app.add_option("models", names, "Registered model names")->capture_default_str();
   try {
     app.parse(argc, argv);
     torch::set_num_threads(o.threads);
-    std::printf("%s images/s, batch %d, %d threads, layout %s, %d timed steps after %d warm-up, "
-                "best of %d\n",
+    std::printf("%s images/s, batch %d, %d threads, layout %s, %s, %d timed steps after %d "
+                "warm-up, best of %d\n",
                 o.mode == "eval" ? "forward (eval)" : "training", o.batch, o.threads,
-                o.layout.c_str(), o.steps, o.warmup, o.rounds);
-    std::printf("%-22s %12s %12s %8s\n", "model", "C++ img/s", "Python img/s", "C++/Py");
+                o.layout.c_str(), o.precision.c_str(), o.steps, o.warmup, o.rounds);
+    const bool both = o.precision == "both";
+    if (both)
+      std::printf("%-22s %12s %12s %9s\n", "model", "fp32 img/s", "bf16 img/s", "bf16/fp32");
+    else
+      std::printf("%-22s %12s %12s %8s\n", "model", "C++ img/s", "Python img/s", "C++/Py");
     for (const auto& n : names) {
       tinyvit::models::model_config(n, 10);  // an unknown name fails here, before timing
-      // Alternate C++ / Python and keep each side's best, so both see the same load.
-      double c = 0, py = 0;
+      // Alternate the two sides (C++ / Python, or fp32 / bf16) and keep each one's best, so
+      // both see the same load.
+      double a = 0, b = 0;
+      Setup fp32 = o, bf16 = o;
+      fp32.precision = "fp32";
+      bf16.precision = "bf16";
       for (int r = 0; r < o.rounds; ++r) {
-        c = std::max(c, cpp_images_per_second(n, o));
-        py = std::max(py, python_images_per_second(n, o));
+        a = std::max(a, cpp_images_per_second(n, both ? fp32 : o));
+        b = std::max(b, both ? cpp_images_per_second(n, bf16) : python_images_per_second(n, o));
       }
-      std::printf("%-22s %12.1f %12.1f %8.2f\n", n.c_str(), c, py, py > 0 ? c / py : 0.0);
+      if (both)
+        std::printf("%-22s %12.1f %12.1f %9.2f\n", n.c_str(), a, b, b / a);
+      else
+        std::printf("%-22s %12.1f %12.1f %8.2f\n", n.c_str(), a, b, b > 0 ? a / b : 0.0);
       std::fflush(stdout);
     }
   } catch (const CLI::ParseError& e) {

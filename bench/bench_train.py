@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Reference side of bench_train: the same models and training step in Python PyTorch.
 
-Usage: /usr/bin/python3 bench/bench_train.py MODEL BATCH THREADS WARMUP STEPS [LAYOUT [MODE]]
+Usage: /usr/bin/python3 bench/bench_train.py MODEL BATCH THREADS WARMUP STEPS
+                                             [LAYOUT [MODE [PRECISION]]]
 Prints one line: "<model> <images per second>". Models mirror src/models exactly:
 resnet18_cifar (torchvision resnet18, 3x3/1 stem, no max-pool, SGD), cnn_fast_cifar /
 cnn_fast_cifar_wide (whitening stem + 3 conv blocks, SGD), vit_micro_patch4_32 /
@@ -9,6 +10,8 @@ vit_tiny_patch4_32 (timm-style pre-norm ViT, AdamW).
 LAYOUT: nchw | nhwc (channels-last) | auto (nhwc for resnet18_cifar, nchw otherwise).
 MODE: train (the training step, default) | eval (forward under inference_mode in eval mode:
 a distillation teacher's cost per batch).
+PRECISION: fp32 (default) | bf16 (the forward under torch.autocast("cpu", torch.bfloat16), the loss
+on float32 logits, as train/precision.h).
 """
 import sys
 import time
@@ -92,6 +95,7 @@ def main():
     name, batch, threads, warmup, steps = sys.argv[1], *map(int, sys.argv[2:6])
     layout = sys.argv[6] if len(sys.argv) > 6 else "auto"
     mode = sys.argv[7] if len(sys.argv) > 7 else "train"
+    bf16 = len(sys.argv) > 8 and sys.argv[8] == "bf16"
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     if name == "resnet18_cifar":
@@ -123,14 +127,17 @@ def main():
             for i in range(warmup + steps):
                 if i == warmup:
                     t0 = time.perf_counter()
-                m(x)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    m(x)
     else:
         m.train()
         for i in range(warmup + steps):
             if i == warmup:
                 t0 = time.perf_counter()
             opt.zero_grad()
-            loss = F.cross_entropy(m(x), y, label_smoothing=0.1)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = m(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=0.1)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
             opt.step()
