@@ -8,8 +8,9 @@
 //         and the loss (computed on float32 logits) stay float32, so only the forward's
 //         rounding changes (bf16 keeps 8 significant bits: relative error <= 2^-9 per value).
 //   auto: bf16 where the hardware computes it natively (x86 CPUs with AVX512-BF16 or AMX-BF16,
-//         CUDA devices), fp32 elsewhere: without those instructions oneDNN emulates bf16 and a
-//         step is slower than in float32.
+//         CUDA devices), fp32 elsewhere: without those instructions LibTorch falls back to
+//         kernels that convert in software, which are not expected to beat float32 (unmeasured
+//         on such a CPU; correct there: the tests pass under `qemu-x86_64 -cpu Haswell`).
 // Validation always runs in float32: the accuracy reported is that of the weights exported.
 #include <torch/torch.h>
 
