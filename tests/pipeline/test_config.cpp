@@ -88,6 +88,8 @@ TEST(Config, TyposAndWrongTypesAreErrorsNamingTheKey) {
   EXPECT_NE(error_of("[student]\nprecision = \"fp16\"\n")
                 .find("[student] precision must be \"fp32\" | \"bf16\" | \"auto\", got \"fp16\""),
             std::string::npos);
+  EXPECT_NE(error_of("[prune]\nprecision = \"bfloat16\"\n").find("[prune] precision must be"),
+            std::string::npos);
   EXPECT_NE(error_of("[prune]\nmlp = 1.5\n").find("[prune] heads and mlp"), std::string::npos);
   EXPECT_NE(error_of("[prune]\nrecover_epochs = \"2\"\n").find("[prune] recover_epochs must be an integer"),
             std::string::npos);
