@@ -115,7 +115,7 @@ torch::Tensor resize_patch_kernel(const torch::Tensor& w, int q) {
                                      .align_corners(false)
                                      .antialias(q < p))
                .reshape({p * p, int64_t(q) * q});
-  auto pinv = torch::linalg::pinv(B, 1e-15, false);                         // (q^2, p^2)
+  auto pinv = at::linalg_pinv(B, 1e-15, false);                             // (q^2, p^2)
   auto flat = w.to(torch::kDouble).reshape({-1, p * p});                    // (D*C, p^2)
   return torch::matmul(flat, pinv.t()).reshape({w.size(0), w.size(1), q, q}).to(torch::kFloat);
 }
