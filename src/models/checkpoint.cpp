@@ -21,7 +21,9 @@ torch::serialize::InputArchive open_archive(const std::string& path, std::string
   bytes = read_file_bytes(path);
   torch::serialize::InputArchive ar;
   try {
-    ar.load_from(bytes.data(), bytes.size());
+    // Every tensor is read onto the CPU whatever device it was saved from (a run trained on a GPU
+    // resumes or exports on a machine without one); callers move what they need.
+    ar.load_from(bytes.data(), bytes.size(), torch::Device(torch::kCPU));
   } catch (const c10::Error& e) {
     throw Error("'" + path + "' is not a readable checkpoint (truncated or corrupt?): " +
                 std::string(e.what_without_backtrace()));

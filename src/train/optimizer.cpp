@@ -73,4 +73,20 @@ void set_lr(torch::optim::Optimizer& opt, const TrainOptions& o, double lr) {
   }
 }
 
+void move_optimizer_state(torch::optim::Optimizer& opt, const torch::Device& device) {
+  auto move = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  for (auto& entry : opt.state()) {
+    torch::optim::OptimizerParamState* state = entry.second.get();
+    if (auto* a = dynamic_cast<torch::optim::AdamWParamState*>(state)) {
+      a->exp_avg(move(a->exp_avg()));
+      a->exp_avg_sq(move(a->exp_avg_sq()));
+      a->max_exp_avg_sq(move(a->max_exp_avg_sq()));
+    } else if (auto* g = dynamic_cast<torch::optim::SGDParamState*>(state)) {
+      g->momentum_buffer(move(g->momentum_buffer()));
+    } else {
+      throw Error("move_optimizer_state: unsupported optimizer state type");
+    }
+  }
+}
+
 }  // namespace tinyvit::train

@@ -22,4 +22,10 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(models::Classifier& mode
 // Sets every group's lr for this step: `lr`, times norm_bias_lr_scale for group [2].
 void set_lr(torch::optim::Optimizer& opt, const TrainOptions& o, double lr);
 
+// Moves every per-parameter state tensor (AdamW's exp_avg / exp_avg_sq / max_exp_avg_sq, SGD's
+// momentum_buffer) to `device`. LibTorch's Optimizer::load leaves the state where the archive
+// put it and Optimizer::save writes it where it is: checkpoints hold it on the CPU, and a run
+// moves it to its training device after loading.
+void move_optimizer_state(torch::optim::Optimizer& opt, const torch::Device& device);
+
 }  // namespace tinyvit::train

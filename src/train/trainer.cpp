@@ -98,8 +98,10 @@ void Trainer::save(const State& s, bool complete) {
   if (!s.history.empty()) meta["val_accuracy"] = s.history.back()["val_acc"];
   if (!s.history.empty() && s.history.back().contains("val_acc_tta"))
     meta["val_accuracy_tta"] = s.history.back()["val_acc_tta"];
-  // Weights are saved from a CPU copy so a checkpoint never depends on the training device.
+  // Weights and optimizer state are saved from the CPU so a checkpoint never depends on the
+  // training device (Trainer::load moves them back).
   model_->to(torch::kCPU);
+  move_optimizer_state(*optimizer_, torch::kCPU);
   models::save_checkpoint(ckpt_path_, *model_, meta, [&](torch::serialize::OutputArchive& ar) {
     if (complete) return;  // finished checkpoints carry no trainer state
     torch::serialize::OutputArchive t;
@@ -118,6 +120,7 @@ void Trainer::save(const State& s, bool complete) {
     ar.write("train", t);
   });
   model_->to(device_);
+  move_optimizer_state(*optimizer_, device_);
 }
 
 bool Trainer::load(State& s) {
@@ -140,6 +143,7 @@ bool Trainer::load(State& s) {
     torch::serialize::InputArchive o;
     t.read("optimizer", o);
     optimizer_->load(o);
+    move_optimizer_state(*optimizer_, device_);
     torch::serialize::InputArchive la;
     if (lookahead_ && t.try_read("lookahead", la)) lookahead_->load(la, *model_);
     has_state = true;

@@ -94,6 +94,54 @@ TEST(Optimizer, DecayNormsAndBiasesDecaysEveryParameterAlikePerStep) {
   check_first_sgd_step(/*decay_all=*/true);
 }
 
+// A checkpoint holds the optimizer state on the CPU and a run moves it to its device after
+// loading: move_optimizer_state must reach every state tensor LibTorch's optimizers keep. The
+// meta device stands in for a GPU (CI has none): after the move, each trained parameter's
+// state is there, and the state's count and shapes are LibTorch's own.
+TEST(Optimizer, MoveOptimizerStateReachesEveryStateTensor) {
+  for (const std::string name : {"adamw", "sgd"}) {
+    SCOPED_TRACE(name);
+    torch::manual_seed(0);
+    auto model = models::build_model(tiny_cnn());
+    model->train();
+    train::TrainOptions o;
+    o.optimizer = name;
+    o.momentum = 0.9;
+    auto opt = train::make_optimizer(*model, o);
+    for (int step = 0; step < 2; ++step) {
+      opt->zero_grad();
+      model->forward(torch::randn({4, 3, 32, 32})).pow(2).mean().backward();
+      opt->step();
+    }
+    int64_t trained = 0;
+    for (const auto& p : model->parameters()) trained += p.requires_grad() ? 1 : 0;
+    ASSERT_EQ(static_cast<int64_t>(opt->state().size()), trained);
+
+    std::vector<torch::Tensor> before;
+    auto state_tensors = [&] {
+      std::vector<torch::Tensor> out;
+      for (auto& entry : opt->state()) {
+        if (auto* a = dynamic_cast<torch::optim::AdamWParamState*>(entry.second.get())) {
+          out.push_back(a->exp_avg());
+          out.push_back(a->exp_avg_sq());
+        } else if (auto* g = dynamic_cast<torch::optim::SGDParamState*>(entry.second.get())) {
+          out.push_back(g->momentum_buffer());
+        }
+      }
+      return out;
+    };
+    before = state_tensors();
+    ASSERT_EQ(static_cast<int64_t>(before.size()), trained * (name == "adamw" ? 2 : 1));
+    train::move_optimizer_state(*opt, torch::kMeta);
+    const auto after = state_tensors();
+    ASSERT_EQ(after.size(), before.size());
+    for (size_t i = 0; i < after.size(); ++i) {
+      EXPECT_TRUE(after[i].is_meta()) << i;
+      EXPECT_EQ(after[i].sizes(), before[i].sizes()) << i;
+    }
+  }
+}
+
 // Lookahead on a module with one parameter and one float buffer, values by hand:
 // start 5, total 20, every 5, base 0.95, power 3.
 TEST(Lookahead, AveragesEveryFifthStepWithTheCubicSchedule) {
