@@ -117,7 +117,6 @@ TEST(Optimizer, MoveOptimizerStateReachesEveryStateTensor) {
     for (const auto& p : model->parameters()) trained += p.requires_grad() ? 1 : 0;
     ASSERT_EQ(static_cast<int64_t>(opt->state().size()), trained);
 
-    std::vector<torch::Tensor> before;
     auto state_tensors = [&] {
       std::vector<torch::Tensor> out;
       for (auto& entry : opt->state()) {
@@ -130,7 +129,7 @@ TEST(Optimizer, MoveOptimizerStateReachesEveryStateTensor) {
       }
       return out;
     };
-    before = state_tensors();
+    const auto before = state_tensors();
     ASSERT_EQ(static_cast<int64_t>(before.size()), trained * (name == "adamw" ? 2 : 1));
     train::move_optimizer_state(*opt, torch::kMeta);
     const auto after = state_tensors();
