@@ -87,7 +87,8 @@ torch::Tensor batch_matmul(const torch::Tensor& a, QuantParam pa, const torch::T
   auto acc = torch::matmul(centered(a, pa), centered(b, pb));
   if (pb.zero_point == 0)  // XNNPACK takes it
     return requantize_fp32(acc, (f32(pa.scale) * f32(pb.scale)) / f32(py.scale), py);
-  return requantize_mbqm(acc, static_cast<double>(pa.scale) * pb.scale / py.scale, py);
+  // s_a * s_b in float32, then double (TFLite's GetQuantizedConvolutionMultipler, no bias)
+  return requantize_mbqm(acc, static_cast<double>(pa.scale * pb.scale) / py.scale, py);
 }
 
 torch::Tensor add(const torch::Tensor& a, QuantParam pa, const torch::Tensor& b, QuantParam pb,

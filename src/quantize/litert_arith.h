@@ -5,7 +5,8 @@
 // Int8Arithmetic::kLiteRt; docs/runtime.md has the table of who runs what):
 //   FULLY_CONNECTED, CONV_2D      XNNPACK: int32 accumulator with bias, rne(float(acc) * s_c)
 //   BATCH_MATMUL                  rhs zero point 0: XNNPACK (as FC); else the builtin kernel,
-//                                 TFLite's MultiplyByQuantizedMultiplier (two roundings)
+//                                 TFLite's MultiplyByQuantizedMultiplier (two roundings) with
+//                                 the multiplier double(float(s_a * s_b)) / s_y
 //   ADD / SUB                     XNNPACK's fixed point (21-bit multipliers, round half up)
 //   MEAN                          XNNPACK: rne(float(S) * inv + zy'), S the raw int sum
 //   L2_NORMALIZATION              builtin integer kernel (int32 sum of squares, fixed-point 1/sqrt)

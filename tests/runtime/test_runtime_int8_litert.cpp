@@ -23,6 +23,8 @@
 
 #include "export/litert_runner.h"
 #include "export/tflite_export.h"
+#include "quant.h"
+#include "quantize/litert_arith.h"
 #include "rt_test_util.h"
 #include "tiny_model.h"
 
@@ -193,6 +195,34 @@ Int8Case bmm_dynamic_case() {
   m.op(B::BATCH_MATMUL, {a, b}, {y}, opts(o), 4);
   m.io({a, b}, {y});
   return {"batch_matmul_dynamic", m.finish(), as_bytes(rand_i8(rng, 4 * kSamples * 2 * 2 * 17 * 32))};
+}
+
+// q x k with the scales of block 1 of a trained, pruned student (runs/full_gpu40, percentile
+// calibration), where LiteRT and our exact simulation once disagreed. The multiplier LiteRT and
+// TFLite Micro derive is double(float(s_q * s_k)) / s_y (GetQuantizedConvolutionMultipler
+// without bias): the product is rounded to float32 first. The double product 0.0023196874...
+// gives a Q0.31 multiplier 61 units lower, and an accumulator of +-6250 (exactly 14.49805
+// steps) then rounds to 14 instead of LiteRT's 15. The input is every int8 value on both sides
+// (K = 1), so the output holds every product (a - 1)(b + 2): 65,536 of them.
+constexpr float kBmmScaleQ = 0.005259656347334385f, kBmmScaleK = 0.02893790788948536f,
+                kBmmScaleY = 0.0656137764453888f;
+constexpr int kBmmZeroQ = 1, kBmmZeroK = -2, kBmmZeroY = -16;
+Int8Case bmm_scale_product_case() {
+  TinyModel m;
+  const int a = m.i8("q", {1, 256, 1}, kBmmScaleQ, kBmmZeroQ);
+  const int b = m.i8("k", {1, 1, 256}, kBmmScaleK, kBmmZeroK);
+  const int y = m.i8("scores", {1, 256, 256}, kBmmScaleY, kBmmZeroY);
+  m.op(B::BATCH_MATMUL, {a, b}, {y}, opts(tfl::BatchMatMulOptionsT{}), 4);
+  m.io({a, b}, {y});
+  std::vector<int8_t> in;
+  for (int side = 0; side < 2; ++side)
+    for (int v = -128; v <= 127; ++v) in.push_back(static_cast<int8_t>(v));
+  // Both of LiteRT's paths for this op (its builtin kernel: rhs zero point not 0) and TFLite
+  // Micro's use this one integer formula, so the reference arithmetic must match exactly too.
+  Int8Case c{"batch_matmul_scale_product", m.finish(), as_bytes(in)};
+  c.max_steps = 0;
+  c.max_share = 0.0;
+  return c;
 }
 
 Int8Case binary_case(B code, const std::string& name) {
@@ -377,6 +407,40 @@ TEST(RuntimeInt8VsLiteRt, Conv2d) {
 TEST(RuntimeInt8VsLiteRt, BatchMatMul) {
   check_int8(bmm_case());
   check_int8(bmm_dynamic_case());
+}
+TEST(RuntimeInt8VsLiteRt, BatchMatMulMultiplierFromFloat32ScaleProduct) {
+  std::vector<uint8_t> want;
+  check_int8(bmm_scale_product_case(), &want);
+  ASSERT_EQ(want.size(), 256u * 256u);
+  // The quantizer's exact simulation (quantize/litert_arith) computes the same bytes.
+  const auto grid = torch::arange(-128, 128, torch::kInt64);
+  const auto sim = quantize::litert::batch_matmul(
+      grid.view({1, 256, 1}), {kBmmScaleQ, kBmmZeroQ}, grid.view({1, 1, 256}),
+      {kBmmScaleK, kBmmZeroK}, {kBmmScaleY, kBmmZeroY});
+  ASSERT_EQ(sim.numel(), 256 * 256);
+  const auto sim_flat = sim.flatten();
+  const int64_t* sp = sim_flat.data_ptr<int64_t>();
+  int sim_diff = 0, double_product_diff = 0;
+  int32_t mult = 0;
+  int shift = 0;
+  q::quantize_multiplier(static_cast<double>(kBmmScaleQ) * static_cast<double>(kBmmScaleK) /
+                             static_cast<double>(kBmmScaleY),
+                         &mult, &shift);
+  for (int i = 0; i < 256; ++i) {
+    for (int j = 0; j < 256; ++j) {
+      const int got = static_cast<int8_t>(want[static_cast<std::size_t>(i * 256 + j)]);
+      sim_diff += sp[i * 256 + j] != got;
+      // The formula with the product in double: this case must catch that mistake.
+      const int32_t acc = (i - 128 - kBmmZeroQ) * (j - 128 - kBmmZeroK);
+      const int v = std::clamp(q::multiply_by_quantized_multiplier(acc, mult, shift) + kBmmZeroY,
+                               -128, 127);
+      double_product_diff += v != got;
+    }
+  }
+  EXPECT_EQ(sim_diff, 0) << "exact simulation vs LiteRT";
+  EXPECT_GT(double_product_diff, 0) << "the case no longer separates the two multipliers";
+  std::cout << "[ int8    ] batch_matmul_scale_product: a double scale product would differ "
+               "from LiteRT on " << double_product_diff << " of 65536 outputs\n";
 }
 TEST(RuntimeInt8VsLiteRt, Elementwise) {
   check_int8(binary_case(B::ADD, "add_bcast"));

@@ -158,8 +158,10 @@ Status prepare_batch_matmul(OpContext& ctx) {
       ctx.op.eval = eval_int8;
       return Status::kOk;
     }
-    const double m = static_cast<double>(a.scale) * static_cast<double>(b.scale) /
-                     static_cast<double>(y.scale);
+    // As TFLite and TFLite Micro (GetQuantizedConvolutionMultipler without bias): the scale
+    // product s_a * s_b is formed in float32, then widened; a double product moves the
+    // multiplier by up to 2^-24 relative, enough to flip a rounding near .5 (seen on LiteRT).
+    const double m = static_cast<double>(a.scale * b.scale) / static_cast<double>(y.scale);
     q::quantize_multiplier(m, &ctx.op.p.multiplier, &ctx.op.p.shift);
     ctx.op.p.f[0] = 0.f;
     ctx.op.eval = fast && !ax && !ay ? x86::batch_matmul_int8_avx2 : eval_int8;
