@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "export/litert_runner.h"
 #include "export/verify.h"
+#include "quantize/litert_arith.h"
 
 namespace tinyvit::quantize {
 namespace {
@@ -116,8 +117,11 @@ TfliteRun run_int8_tflite(const std::string& path, const torch::Tensor& pixels) 
     in.resize(f.numel() * 4);
     std::memcpy(in.data(), f.data_ptr<float>(), in.size());
   } else {
-    auto q = torch::round(nhwc * 255.f).clamp(0, 255);
-    auto b = io == "int8" ? (q - 128).to(torch::kInt8) : q.to(torch::kUInt8);
+    // The bytes the exact simulation starts from (litert::quantize: XNNPACK's
+    // rne(x * (1 / s)) + zp, s = 1/255, zp = -128), so that both runs see one image. A resized
+    // image has pixels on exact .5 ties (bilinear halves), where round(x * 255) differs.
+    auto q = litert::quantize(nhwc, exporter::pixel_param());
+    auto b = io == "int8" ? q.to(torch::kInt8) : (q + 128).to(torch::kUInt8);
     b = b.contiguous();
     in.resize(b.numel());
     std::memcpy(in.data(), b.data_ptr(), in.size());
