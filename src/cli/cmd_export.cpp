@@ -47,6 +47,7 @@ void register_export_command(CLI::App& app) {
       std::cerr << "note: " << a->model << " stores no mean/std: the exported model takes "
                 << "already-normalized NHWC input\n";
     }
+    o.class_names = models::stored_class_names(loaded.meta);
     const auto r = exporter::export_tflite(*loaded.model, o);
     std::string written;
     if (a->format == "tflite") {

@@ -70,6 +70,7 @@ ExportResult export_tflite(const models::ModelConfig& config, const ParamMap& pa
     meta["mean"] = lo.mean;
     meta["std"] = lo.std;
   }
+  add_class_names(meta, options.class_names, config.num_classes());
   graph.add_metadata("tinyvit", meta.dump());
   Emitter e(graph);
   torch::NoGradGuard no_grad;
@@ -96,6 +97,15 @@ ExportResult export_tflite(const models::ModelConfig& config, const ParamMap& pa
   r.output_shape = sg.tensors[sg.outputs[0]]->shape;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
+}
+
+void add_class_names(nlohmann::json& meta, const std::vector<std::string>& names,
+                     int num_classes) {
+  if (names.empty()) return;
+  if (static_cast<int>(names.size()) != num_classes)
+    throw Error("export: " + std::to_string(names.size()) + " class names for a model with " +
+                std::to_string(num_classes) + " classes");
+  meta["class_names"] = names;
 }
 
 ExportResult export_tflite(const models::Classifier& model, const ExportOptions& options) {

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "export/lower_common.h"
 #include "models/model.h"
 
@@ -28,6 +30,9 @@ struct ExportOptions {
   std::vector<float> mean;  // per input channel, on [0,1] pixels; empty = no normalization
   std::vector<float> std;
   std::string description;  // stored in Model.description; "" = "tinyvit-edge <model name>"
+  // Label i's name, stored as "class_names" in the "tinyvit" metadata (predict and visualize
+  // show them); empty = none stored. Must have one name per class.
+  std::vector<std::string> class_names;
 };
 
 struct ExportResult {
@@ -48,6 +53,11 @@ struct ExportResult {
 ExportResult export_tflite(const models::Classifier& model, const ExportOptions& options);
 ExportResult export_tflite(const models::ModelConfig& config, const ParamMap& params,
                            const ExportOptions& options);
+
+// The "tinyvit" metadata's "class_names" (nothing when `names` is empty). Throws tinyvit::Error
+// unless there is one name per class.
+void add_class_names(nlohmann::json& meta, const std::vector<std::string>& names,
+                     int num_classes);
 
 // Atomic: the file at `path` is the old one or the complete new one, never half of one.
 void write_tflite(const std::string& path, const std::vector<uint8_t>& bytes);

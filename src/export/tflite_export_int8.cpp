@@ -97,6 +97,7 @@ ExportResult export_tflite_int8(const models::ModelConfig& config, const ParamMa
     meta["mean"] = options.mean;
     meta["std"] = options.std;
   }
+  add_class_names(meta, options.class_names, config.num_classes());
   graph.add_metadata("tinyvit", meta.dump());
 
   ExportResult r;

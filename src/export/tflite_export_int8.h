@@ -34,6 +34,7 @@ struct Int8ExportOptions {
   std::vector<float> mean;  // per input channel, on [0,1] pixels; empty = no normalization
   std::vector<float> std;
   std::string description;
+  std::vector<std::string> class_names;  // as ExportOptions::class_names
   // ViT LayerNorms kept in float32 ("blocks.3.norm2", "norm"): DEQUANTIZE, the float
   // LayerNorm ops (with eps), QUANTIZE back to the LayerNorm output's int8 parameters. For the
   // most sensitive layers (see the sensitivity report); the file stays valid for any TFLite

@@ -71,6 +71,17 @@ LoadedModel load_checkpoint(const std::string& path, const ArchiveReader& extra)
   return out;
 }
 
+std::vector<std::string> stored_class_names(const nlohmann::json& meta) {
+  std::vector<std::string> names;
+  if (!meta.is_object() || !meta.contains("class_names") || !meta["class_names"].is_array())
+    return names;
+  for (const auto& n : meta["class_names"]) {
+    if (!n.is_string()) return {};
+    names.push_back(n.get<std::string>());
+  }
+  return names;
+}
+
 bool checkpoint_has_key(const std::string& path, const std::string& key) {
   std::string bytes;
   auto ar = open_archive(path, bytes);

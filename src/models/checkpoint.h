@@ -10,6 +10,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "models/model.h"
 
@@ -30,6 +31,9 @@ struct LoadedModel {
 // Rebuilds the model from its stored config and loads its weights (on CPU, eval mode).
 // Throws tinyvit::Error naming the file if it is missing, truncated or not a checkpoint.
 LoadedModel load_checkpoint(const std::string& path, const ArchiveReader& extra = {});
+
+// The checkpoint meta's "class_names" (label order); empty when it stores none.
+std::vector<std::string> stored_class_names(const nlohmann::json& meta);
 
 // True if the archive at `path` holds trainer state (i.e. a run can resume from it).
 bool checkpoint_has_key(const std::string& path, const std::string& key);

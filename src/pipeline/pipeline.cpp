@@ -90,6 +90,7 @@ nlohmann::json export_and_verify(const std::string& ckpt, const std::string& tfl
   o.target = exporter::parse_export_target(ec.target);
   o.mean = m.meta.at("mean").get<std::vector<float>>();
   o.std = m.meta.at("std").get<std::vector<float>>();
+  o.class_names = models::stored_class_names(m.meta);
   const auto r = exporter::export_tflite(*m.model, o);
   exporter::write_tflite(tflite, r.bytes);
   auto [pixels, labels] = validation_pixels(d, dc, m.model->config().img_size());

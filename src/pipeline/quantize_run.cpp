@@ -51,6 +51,7 @@ quantize::PtqResult quantize_checkpoint(const std::string& ckpt, const PreparedD
       std::cerr << "note: " << ckpt << " stores no mean/std: the model sees [0,1] pixels\n";
     }
   }
+  if (o.class_names.empty()) o.class_names = models::stored_class_names(m.meta);
   const int S = m.model->config().img_size();
   const auto [calib, calib_labels] = calibration_pixels(d, dc, S, job.calib_size, o.calib.seed);
   if (o.qat_steps > 0 && job.qat_images > 0)

@@ -138,6 +138,7 @@ PtqResult run_ptq(models::Classifier& model, const torch::Tensor& calib_pixels,
   eo.io = o.io;
   eo.mean = o.mean;
   eo.std = o.std;
+  eo.class_names = o.class_names;
   eo.float_layers = keep;
   eo.params_folded = true;  // the simulator's (possibly fine-tuned) folded weights
   const auto r = exporter::export_tflite_int8(model.config(), sim->params(), sim->table, eo);
@@ -145,6 +146,7 @@ PtqResult run_ptq(models::Classifier& model, const torch::Tensor& calib_pixels,
   exporter::ExportOptions fo;
   fo.mean = o.mean;
   fo.std = o.std;
+  fo.class_names = o.class_names;
   const auto f32 = exporter::export_tflite(model.config(), P, fo);
   rep["file"] = {{"path", out_path},
                  {"bytes", r.bytes.size()},

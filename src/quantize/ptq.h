@@ -21,6 +21,7 @@ struct PtqOptions {
   bool compare_methods = false;  // accuracy of minmax / percentile / mse side by side
   bool sensitivity = false;      // per-layer sensitivity table
   std::vector<float> mean, std;  // dataset normalization on [0,1] pixels
+  std::vector<std::string> class_names;  // stored in the files' metadata (empty = none)
   // Higher precision for sensitive layers (ViT LayerNorms kept in float32, see
   // Int8ExportOptions::float_layers): these by name, plus the `keep_float_worst` LayerNorms
   // the sensitivity analysis ranks worst.

@@ -24,6 +24,7 @@ constexpr double kVitSteps = 1.5;
 #include "export/runtime_runner.h"
 #include "export/tflite_export_int8.h"
 #include "export/tflite_reader.h"
+#include "export/verify.h"
 #include "models/registry.h"
 #include "quant_test_util.h"
 #include "quantize/litert_arith.h"
@@ -156,6 +157,22 @@ TEST(Int8Export, HalfLevelPixelsReachLiteRtAsTheExactSimulationQuantizesThem) {
   std::cout << "[ measured ] half-level pixels: exact simulation vs LiteRT: top-1 "
             << ge.top1_agreement << ", max |diff| " << ge.max_abs_diff << " steps\n";
   EXPECT_EQ(ge.max_abs_diff, 0.0);
+}
+
+// The int8 file carries the class names like the float one (predict shows them).
+TEST(Int8Export, MetadataCarriesTheClassNames) {
+  auto m = calibrated(tiny_vit(false), 21, 16);
+  exporter::Int8ExportOptions eo;
+  eo.mean = kMean;
+  eo.std = kStd;
+  const int k = m.model->config().num_classes();
+  for (int i = 0; i < k; ++i) eo.class_names.push_back("label " + std::to_string(i));
+  const auto r = exporter::export_tflite_int8(m.model->config(), m.params, m.sim->table, eo);
+  const auto meta = exporter::read_tinyvit_metadata(write_int8_file(r.bytes, "vit_int8_named"));
+  ASSERT_TRUE(meta.contains("class_names")) << meta.dump();
+  EXPECT_EQ(meta["class_names"].get<std::vector<std::string>>(), eo.class_names);
+  eo.class_names.pop_back();
+  EXPECT_THROW(exporter::export_tflite_int8(m.model->config(), m.params, m.sim->table, eo), Error);
 }
 
 TEST(Int8Export, DistilledVitRunsInLiteRt) {

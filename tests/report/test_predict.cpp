@@ -14,6 +14,7 @@
 #include "data/image_decode.h"
 #include "export/litert_runner.h"
 #include "export/tflite_export.h"
+#include "export/verify.h"
 #include "models/checkpoint.h"
 #include "models/registry.h"
 #include "report/canvas.h"
@@ -220,6 +221,37 @@ TEST(PredictCli, RawInputDumpLogitsAndErrors) {
                             .c_str()),
             0);
   EXPECT_NE(read_file_bytes(log).find("missing.jpg"), std::string::npos);
+}
+
+// `tinyvit export` stores the checkpoint's class names in the file's metadata, so predict on
+// the .tflite names the classes as the checkpoint does (it printed class_0.. before).
+TEST(PredictCli, ExportedFileCarriesTheClassNames) {
+  const std::string exe = std::string(TINYVIT_BINARY_DIR) + "/tinyvit";
+  ASSERT_TRUE(fs::exists(exe)) << exe << " not built (build the tinyvit target)";
+  const auto& f = fixture();
+  const auto tfl = (f.dir / "named.tflite").string(), log = (f.dir / "named.log").string();
+  ASSERT_EQ(std::system((exe + " export --model " + f.ckpt + " -o " + tfl + " > " + log +
+                         " 2>&1").c_str()),
+            0)
+      << read_file_bytes(log);
+  const auto meta = exporter::read_tinyvit_metadata(tfl);
+  const std::vector<std::string> names{"ant", "bee", "cat", "dog", "eel"};
+  ASSERT_TRUE(meta.contains("class_names")) << meta.dump();
+  EXPECT_EQ(meta["class_names"].get<std::vector<std::string>>(), names);
+  const auto img = write_test_png("named.png", 21, 17, 6);
+  ASSERT_EQ(std::system((exe + " predict --model " + tfl + " --top-k 5 " + img + " > " + log +
+                         " 2>&1").c_str()),
+            0)
+      << read_file_bytes(log);
+  const std::string printed = read_file_bytes(log);
+  for (const auto& n : names) EXPECT_NE(printed.find(n), std::string::npos) << printed;
+  EXPECT_EQ(printed.find("class_"), std::string::npos) << printed;
+  // A name list that does not fit the model is refused, not stored.
+  exporter::ExportOptions eo;
+  eo.mean = kMean;
+  eo.std = kStd;
+  eo.class_names = {"ant", "bee"};
+  EXPECT_THROW(exporter::export_tflite(*f.model, eo), Error);
 }
 
 // A .tflite export of the same model behind the same interface, in both backends: LiteRT.js
