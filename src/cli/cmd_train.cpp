@@ -27,6 +27,8 @@ struct TrainArgs {
 void run(TrainArgs& a) {
   if (a.stage.model.empty() && a.stage.init.empty())
     throw Error("name a model (--model / --student NAME) or a checkpoint to start from (--init)");
+  pipeline::validate_stage(a.stage, a.stage.train.stage == "distill",
+                           "tinyvit " + a.stage.train.stage + ":");
   const int threads = train::configure_threads(a.threads);
   train::install_stop_handlers();
   a.stage.train.device = a.device;

@@ -228,6 +228,7 @@ PipelineConfig parse_pipeline_config(const std::string& text, const std::string&
       throw Error(fmt::format("{}: [{}] norm_bias_lr_scale must be positive", origin, name));
     if (st->train.whiten_bias_epochs < 0)
       throw Error(fmt::format("{}: [{}] whiten_bias_epochs must be >= 0", origin, name));
+    validate_stage(*st, st == &c.student, fmt::format("{}: [{}]", origin, name));
   }
   check_member(c.quantize.method, {"minmax", "percentile", "mse"}, origin + ": [quantize] method");
   check_member(c.quantize.io, {"int8", "uint8", "float32"}, origin + ": [quantize] io");

@@ -18,6 +18,42 @@ std::vector<int64_t> init_sample(const PreparedData& d, uint64_t seed) {
   return data::stratified_subset(d.train, d.dataset.labels, 5000, data::derive_seed(seed, kInitTag));
 }
 
+void validate_stage(const StageConfig& s, bool student, const std::string& where) {
+  const auto& t = s.train;
+  const auto& a = s.aug;
+  auto need = [&](bool ok, const char* key, const char* rule, double value) {
+    if (!ok) throw Error(fmt::format("{} {} must be {} (got {})", where, key, rule, value));
+  };
+  // Written as !(x ok) where NaN must fail too.
+  need(t.epochs >= 0, "epochs", ">= 0", double(t.epochs));
+  need(s.batch_size >= 1, "batch_size", ">= 1", double(s.batch_size));
+  need(t.lr > 0, "lr", "> 0", t.lr);
+  need(t.min_lr >= 0 && t.min_lr <= t.lr, "min_lr", "in [0, lr]", t.min_lr);
+  need(t.weight_decay >= 0, "weight_decay", ">= 0", t.weight_decay);
+  need(t.momentum >= 0 && t.momentum < 1, "momentum", "in [0, 1)", t.momentum);
+  need(t.warmup_epochs >= 0, "warmup_epochs", ">= 0", t.warmup_epochs);
+  need(t.label_smoothing >= 0 && t.label_smoothing < 1, "label_smoothing", "in [0, 1)",
+       t.label_smoothing);
+  need(t.grad_clip >= 0, "grad_clip", ">= 0 (0 = off)", t.grad_clip);
+  need(t.checkpoint_minutes >= 0, "checkpoint_minutes", ">= 0 (0 = at epoch ends only)",
+       t.checkpoint_minutes);
+  need(t.max_steps_per_epoch >= 0, "max_steps_per_epoch", ">= 0 (0 = whole epochs)",
+       double(t.max_steps_per_epoch));
+  need(a.crop_padding >= 0, "crop_padding", ">= 0", a.crop_padding);
+  need(a.randaugment_ops >= 0, "randaugment_ops", ">= 0 (0 = off)", a.randaugment_ops);
+  need(a.randaugment_magnitude >= 0 && a.randaugment_magnitude <= 10, "randaugment_magnitude",
+       "in [0, 10]", a.randaugment_magnitude);
+  need(a.mixup_alpha >= 0, "mixup", ">= 0 (0 = off)", a.mixup_alpha);
+  need(a.cutmix_alpha >= 0, "cutmix", ">= 0 (0 = off)", a.cutmix_alpha);
+  need(a.random_erasing >= 0 && a.random_erasing <= 1, "random_erasing", "in [0, 1]",
+       a.random_erasing);
+  need(s.drop_path >= 0 && s.drop_path < 1, "drop_path", "in [0, 1)", s.drop_path);
+  if (student) {
+    need(t.distill.alpha >= 0 && t.distill.alpha <= 1, "alpha", "in [0, 1]", t.distill.alpha);
+    need(t.distill.temperature > 0, "temperature", "> 0", t.distill.temperature);
+  }
+}
+
 PreparedData prepare_data(const DataConfig& c) {
   if (c.path.empty()) throw Error("no data path given (--data PATH or [data] path in the config)");
   const auto t0 = std::chrono::steady_clock::now();

@@ -34,6 +34,11 @@ struct StageConfig {
   train::TrainOptions train;
 };
 
+// Numeric ranges of a stage's settings, checked before any work: throws tinyvit::Error
+// "<where> <key> must be <rule> (got <value>)" with the config key (= the CLI flag without
+// "--", '_' for '-'). `student`: also alpha and temperature.
+void validate_stage(const StageConfig& s, bool student, const std::string& where);
+
 struct PreparedData {
   data::ImageDataset dataset;
   std::vector<int64_t> train, val;

@@ -95,6 +95,25 @@ TEST(Config, TyposAndWrongTypesAreErrorsNamingTheKey) {
             std::string::npos);
 }
 
+// Out-of-range numbers are refused at load time with the key, the rule and the value (a
+// negative lr reached LibTorch's optimizer before: "Invalid learning rate: -1").
+TEST(Config, OutOfRangeNumbersAreErrorsNamingTheKeyAndTheValue) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[teacher]\nlr = -1.0\n", "[teacher] lr must be > 0 (got -1)"},
+      {"[student]\nbatch_size = 0\n", "[student] batch_size must be >= 1 (got 0)"},
+      {"[student]\nalpha = 1.5\n", "[student] alpha must be in [0, 1] (got 1.5)"},
+      {"[student]\ntemperature = 0.0\n", "[student] temperature must be > 0 (got 0)"},
+      {"[teacher]\nlabel_smoothing = 1.0\n", "[teacher] label_smoothing must be in [0, 1)"},
+      {"[student]\nrandaugment_magnitude = 15\n", "randaugment_magnitude must be in [0, 10]"},
+      {"[student]\ndrop_path = 1.0\n", "[student] drop_path must be in [0, 1)"},
+      {"[teacher]\nmin_lr = 1.0\n", "[teacher] min_lr must be in [0, lr]"},
+      {"[teacher]\nepochs = -2\n", "[teacher] epochs must be >= 0 (got -2)"},
+      {"[student]\nlr = nan\n", "[student] lr must be > 0 (got nan)"},
+  };
+  for (const auto& [toml, want] : cases)
+    EXPECT_NE(error_of(toml).find(want), std::string::npos) << toml << " -> " << error_of(toml);
+}
+
 TEST(Config, ResolvedTomlRoundTrips) {
   auto c = parse_pipeline_config("[run]\nname = \"x\"\n[student]\nalpha = 0.7\nhard = true\n", "t");
   const std::string once = to_toml(c);
