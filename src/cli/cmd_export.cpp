@@ -60,7 +60,7 @@ void register_export_command(CLI::App& app) {
         if (prefix.size() > e.size() && prefix.compare(prefix.size() - e.size(), e.size(), e) == 0)
           prefix.resize(prefix.size() - e.size());
       }
-      exporter::write_c_array(prefix, r.bytes, a->symbol);
+      exporter::write_c_array(prefix, r.bytes, a->symbol, o.class_names);
       written = prefix + ".h, " + prefix + ".cc";
     }
     std::cout << fmt::format(

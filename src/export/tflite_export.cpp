@@ -123,8 +123,28 @@ void write_tflite(const std::string& path, const std::vector<uint8_t>& bytes) {
   write_bytes_atomic(path, bytes.data(), bytes.size());
 }
 
+namespace {
+
+// `s` as a C string literal: printable ASCII as is, except quote and backslash; every other
+// byte as a 3-digit octal escape (never a hex escape, which would swallow a following digit).
+std::string c_string_literal(const std::string& s) {
+  std::string out = "\"";
+  char oct[8];
+  for (unsigned char ch : s) {
+    if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\' && ch != '?') {
+      out += static_cast<char>(ch);
+    } else {
+      std::snprintf(oct, sizeof(oct), "\\%03o", ch);
+      out += oct;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
 void write_c_array(const std::string& path_prefix, const std::vector<uint8_t>& bytes,
-                   const std::string& symbol) {
+                   const std::string& symbol, const std::vector<std::string>& class_names) {
   bool ok = !symbol.empty() && !std::isdigit(static_cast<unsigned char>(symbol[0]));
   for (char ch : symbol) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
   if (!ok) throw Error("export: '" + symbol + "' is not a valid C identifier for --symbol");
@@ -138,6 +158,10 @@ void write_c_array(const std::string& path_prefix, const std::vector<uint8_t>& b
     << "#pragma once\n\n"
     << "extern const unsigned char " << symbol << "[];\n"
     << "extern const unsigned int " << symbol << "_len;\n";
+  if (!class_names.empty())
+    h << "// Class names in label order (output index i is " << symbol << "_class_names[i]).\n"
+      << "extern const char* const " << symbol << "_class_names[];\n"
+      << "extern const unsigned int " << symbol << "_num_classes;\n";
   write_text_atomic(path_prefix + ".h", h.str());
 
   write_file_atomic(path_prefix + ".cc", [&](std::ostream& os) {
@@ -152,6 +176,12 @@ void write_c_array(const std::string& path_prefix, const std::vector<uint8_t>& b
     }
     os << "};\n"
        << "const unsigned int " << symbol << "_len = " << bytes.size() << ";\n";
+    if (!class_names.empty()) {
+      os << "\nconst char* const " << symbol << "_class_names[] = {\n";
+      for (const auto& n : class_names) os << "  " << c_string_literal(n) << ",\n";
+      os << "};\n"
+         << "const unsigned int " << symbol << "_num_classes = " << class_names.size() << ";\n";
+    }
   });
 }
 

@@ -2,6 +2,7 @@
 // with tinyvit::Error (never a crash).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -222,6 +223,37 @@ TEST(TfliteFormat, CArrayHoldsTheExactBytes) {
     parsed.push_back(static_cast<uint8_t>(std::stoi(cc.substr(p + 2, 2), nullptr, 16)));
   EXPECT_EQ(parsed, bytes);
   EXPECT_THROW(write_c_array(prefix, bytes, "9bad name"), Error);
+}
+
+// The class names of a C array, compiled by the C++ compiler that builds this project and
+// printed by a small program: every name comes back byte for byte, UTF-8, quotes, backslash,
+// '?' and a name that starts with digits right after an escaped byte included.
+TEST(TfliteFormat, CArrayClassNamesCompileToTheSameStrings) {
+  const auto bytes = build_small_graph(4).bytes;
+  const std::string prefix = testing::temp_path("named_model");
+  const std::vector<std::string> names = {"ant", "tulip \"rouge\"", "\xc3\x84hre 7",
+                                          "back\\slash", "what?\?=", "\xc3\xa9" "123", ""};
+  write_c_array(prefix, bytes, "g_named", names);
+  const std::string h = read_file_bytes(prefix + ".h");
+  EXPECT_NE(h.find("extern const char* const g_named_class_names[];"), std::string::npos);
+  EXPECT_NE(h.find("extern const unsigned int g_named_num_classes;"), std::string::npos);
+  const std::string main_cc = prefix + "_main.cc", exe = prefix + "_main", out = prefix + ".out";
+  write_text_atomic(main_cc,
+                    "#include <cstdio>\n#include \"named_model.h\"\n"
+                    "int main() {\n"
+                    "  std::printf(\"%u\\n\", g_named_num_classes);\n"
+                    "  for (unsigned i = 0; i < g_named_num_classes; ++i)\n"
+                    "    std::printf(\"[%s]\\n\", g_named_class_names[i]);\n"
+                    "  return g_named_len == 0;\n}\n");
+  const std::string cmd = std::string(TINYVIT_CXX_FOR_TESTS) + " -std=c++17 -Wall -Werror -o " +
+                          exe + " " + main_cc + " " + prefix + ".cc && " + exe + " > " + out;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::string want = std::to_string(names.size()) + "\n";
+  for (const auto& n : names) want += "[" + n + "]\n";
+  EXPECT_EQ(read_file_bytes(out), want);
+  // Without names: no class-name symbols at all.
+  write_c_array(prefix, bytes, "g_named");
+  EXPECT_EQ(read_file_bytes(prefix + ".h").find("class_names"), std::string::npos);
 }
 
 }  // namespace
