@@ -246,6 +246,24 @@ TEST(PredictCli, ExportedFileCarriesTheClassNames) {
   const std::string printed = read_file_bytes(log);
   for (const auto& n : names) EXPECT_NE(printed.find(n), std::string::npos) << printed;
   EXPECT_EQ(printed.find("class_"), std::string::npos) << printed;
+  // The .tflite itself (how the int8 file from `tinyvit quantize` reaches firmware) as a C
+  // array: the same bytes, the names from its metadata; other formats and targets refused.
+  const auto prefix = (f.dir / "named_fw").string();
+  ASSERT_EQ(std::system((exe + " export --model " + tfl + " --format c-array -o " + prefix +
+                         ".cc > " + log + " 2>&1").c_str()),
+            0)
+      << read_file_bytes(log);
+  const std::string cc = read_file_bytes(prefix + ".cc");
+  std::string parsed;
+  for (std::size_t p = cc.find("0x"); p != std::string::npos; p = cc.find("0x", p + 4))
+    parsed.push_back(static_cast<char>(std::stoi(cc.substr(p + 2, 2), nullptr, 16)));
+  EXPECT_EQ(parsed, read_file_bytes(tfl));
+  for (const auto& n : names) EXPECT_NE(cc.find("\"" + n + "\","), std::string::npos) << n;
+  EXPECT_NE(std::system((exe + " export --model " + tfl + " -o " + prefix + ".tflite > " + log +
+                         " 2>&1").c_str()),
+            0);
+  EXPECT_NE(read_file_bytes(log).find("needs a checkpoint"), std::string::npos)
+      << read_file_bytes(log);
   // A name list that does not fit the model is refused, not stored.
   exporter::ExportOptions eo;
   eo.mean = kMean;
