@@ -265,6 +265,32 @@ std::vector<uint8_t> rsqrt_i8_model(float sx, int zx, float sy, int zy, int n = 
   return m.finish();
 }
 
+// FULLY_CONNECTED with per-tensor weights: TFLite and TFLite Micro derive its multiplier with
+// GetQuantizedConvolutionMultipler, double(float(s_x * s_w)) / s_y. With the scales below
+// (those of RuntimeInt8VsLiteRt.BatchMatMulMultiplierFromFloat32ScaleProduct, where LiteRT's
+// builtin kernel, same function, gives 15 for this accumulator) acc = 125 * 50 = 6250 is
+// 14.49805 steps: Q0.31 multiplier 1275261699, shift -8 -> SRDHM 3711.5002 -> 3712 -> 3712 / 256
+// = 14.5 -> 15 (half away from zero); the double product's multiplier 1275261638 gives 3711
+// -> 14. y = 15 - 16 = -1 and -15 - 16 = -31. A per-channel FC keeps the double product.
+TEST(RuntimeInt8Ops, PerTensorFullyConnectedMultiplierFromFloat32Product) {
+  for (const bool per_channel : {false, true}) {
+    TinyModel m;
+    const float sx = 0.005259656347334385f, sw = 0.02893790788948536f;
+    const int x = m.i8("x", {1, 1}, sx, 1);
+    const Quant wq = per_channel ? Quant{{sw, sw}, {0, 0}, 0} : per_tensor(sw, 0);
+    const int w = m.const_i8("w", {2, 1}, {50, 50}, wq);
+    const int b = m.const_i32("b", {2}, {0, 0}, Quant{{sx * sw, sx * sw}, {0, 0}, 0});
+    const int y = m.i8("y", {1, 2}, 0.0656137764453888f, -16);
+    m.op(BO::FULLY_CONNECTED, {x, w, b}, {y}, opts(tfl::FullyConnectedOptionsT{}), per_channel ? 5 : 4);
+    m.io({x}, {y});
+    const auto model = m.finish();
+    const std::vector<int8_t> want =
+        per_channel ? std::vector<int8_t>{-2, -2, -30, -30} : std::vector<int8_t>{-1, -1, -31, -31};
+    EXPECT_EQ(run_i8(model, {126}), std::vector<int8_t>(want.begin(), want.begin() + 2)) << per_channel;
+    EXPECT_EQ(run_i8(model, {-124}), std::vector<int8_t>(want.begin() + 2, want.end())) << per_channel;
+  }
+}
+
 TEST(RuntimeInt8Ops, RsqrtHandComputed) {
   // x = (q + 128) / 64, y = 16 r - 128.
   const auto model = rsqrt_i8_model(1.f / 64, -128, 1.f / 16, -128);

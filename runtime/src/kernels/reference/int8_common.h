@@ -53,10 +53,18 @@ inline Status prepare_int8_weights(OpContext& ctx, const Tensor& x, const Tensor
       static_cast<int32_t*>(persistent_alloc(ctx.m, sizeof(int32_t) * static_cast<std::size_t>(channels)));
   if (!p.channel_multipliers || !p.channel_shifts)
     return fail(ctx.m, Status::kOutOfMemory, "no room for per-channel multipliers");
+  // TFLite and TFLite Micro: per-channel weights (and every CONV_2D) through
+  // PopulateConvolutionQuantizationParams, s_x * s_w[c] / s_y in double; a FULLY_CONNECTED with
+  // per-tensor weights through GetQuantizedConvolutionMultipler, which rounds the product
+  // s_x * s_w to float32 first (as for BATCH_MATMUL).
+  const bool float_product =
+      w.num_scales == 1 && ctx.op.code == static_cast<int>(tfl::BuiltinOperator::FULLY_CONNECTED);
   for (int c = 0; c < channels; ++c) {
     const float ws = w.num_scales > 1 ? w.scales[c] : w.scale;
-    const double m = static_cast<double>(x.scale) * static_cast<double>(ws) /
-                     static_cast<double>(y.scale);
+    const double m = float_product
+                         ? static_cast<double>(x.scale * ws) / static_cast<double>(y.scale)
+                         : static_cast<double>(x.scale) * static_cast<double>(ws) /
+                               static_cast<double>(y.scale);
     int shift = 0;
     q::quantize_multiplier(m, &p.channel_multipliers[c], &shift);
     p.channel_shifts[c] = shift;
