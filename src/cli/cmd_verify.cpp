@@ -23,6 +23,7 @@ void register_verify_command(CLI::App& app) {
     std::string model;
     std::string tflite;
     int64_t limit = 0;
+    int64_t locate = 0;
     std::string json_out;
     pipeline::DataConfig data;
     int threads = 0;
@@ -39,6 +40,11 @@ void register_verify_command(CLI::App& app) {
   cmd->add_option("--limit", a->limit, "Use at most N validation images (0 = all)")
       ->capture_default_str();
   cmd->add_option("--json", a->json_out, "Also write the summary as JSON to this file");
+  cmd->add_option("--locate", a->locate,
+                  "Also compare every op output of the file, LiteRT.js vs the runtime in "
+                  "LiteRT's arithmetic, on the first N images: where they first differ")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cli::add_data_options(cmd, a->data);
   cli::add_runtime_options(cmd, a->threads, a->device, a->seed);
   cmd->callback([a] {
@@ -53,7 +59,8 @@ void register_verify_command(CLI::App& app) {
       mean = m.meta["mean"].get<std::vector<float>>();
       std = m.meta["std"].get<std::vector<float>>();
     }
-    const auto r = exporter::verify_tflite(*m.model, a->tflite, pixels, labels, mean, std);
+    const auto r =
+        exporter::verify_tflite(*m.model, a->tflite, pixels, labels, mean, std, a->locate);
     std::cout << a->tflite << " vs " << a->model << "\n" << exporter::format_verify(r);
     if (!a->json_out.empty()) write_text_atomic(a->json_out, exporter::to_json(r).dump(2) + "\n");
   });

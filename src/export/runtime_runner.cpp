@@ -22,6 +22,20 @@ std::vector<Block> aligned_copy(const std::string& bytes) {
   return v;
 }
 
+// Writes n real values into a float32 or int8 input: int8 as
+// q = clamp(round_half_away(x / scale) + zero_point, -128, 127), as TFLite's QUANTIZE.
+void fill_input(const rt::TensorView& in, const float* x, std::size_t n) {
+  if (in.type == rt::DType::kFloat32) {
+    std::memcpy(in.data, x, n * sizeof(float));
+    return;
+  }
+  auto* q = static_cast<int8_t*>(in.data);
+  for (std::size_t i = 0; i < n; ++i) {
+    const long v = std::lround(x[i] / in.scale) + in.zero_point;
+    q[i] = static_cast<int8_t>(std::clamp<long>(v, -128, 127));
+  }
+}
+
 }  // namespace
 
 std::vector<float> run_runtime(const std::string& tflite_path, const std::vector<float>& inputs,
@@ -55,16 +69,7 @@ std::vector<float> run_runtime(const std::string& tflite_path, const std::vector
   std::vector<float> result(samples * n_out);
   for (std::size_t s = 0; s < samples; ++s) {
     const float* x = inputs.data() + s * n_in;
-    if (in.type == DType::kFloat32) {
-      std::memcpy(in.data, x, n_in * sizeof(float));
-    } else {
-      // q = clamp(round_half_away(x / scale) + zero_point, -128, 127), as TFLite's QUANTIZE.
-      auto* q = static_cast<int8_t*>(in.data);
-      for (std::size_t i = 0; i < n_in; ++i) {
-        const long v = std::lround(x[i] / in.scale) + in.zero_point;
-        q[i] = static_cast<int8_t>(std::clamp<long>(v, -128, 127));
-      }
-    }
+    fill_input(in, x, n_in);
     it.invoke();
     float* y = result.data() + s * n_out;
     if (out.type == DType::kFloat32) {
@@ -75,6 +80,53 @@ std::vector<float> run_runtime(const std::string& tflite_path, const std::vector
     }
   }
   return result;
+}
+
+RawRun run_runtime_all_outputs(const std::string& model_bytes, const std::vector<float>& inputs,
+                               RuntimeKernels kernels, RuntimeArithmetic arithmetic) {
+  using namespace tinyvit::rt;
+  const auto model = aligned_copy(model_bytes);
+  Interpreter it;
+  LoadOptions lo;
+  lo.kernels = kernels == RuntimeKernels::kReference ? KernelSet::kReference : KernelSet::kAuto;
+  lo.arithmetic = arithmetic == RuntimeArithmetic::kLiteRt ? Int8Arithmetic::kLiteRt
+                                                           : Int8Arithmetic::kReference;
+  if (it.load(model.data(), model_bytes.size(), lo) != Status::kOk)
+    throw Error("tinyvit runtime: " + std::string(it.error()));
+  if (it.num_inputs() != 1)
+    throw Error("the runtime runner needs one input, the file has " +
+                std::to_string(it.num_inputs()));
+  std::vector<Block> arena(it.arena_bytes_needed() / sizeof(Block) + 1);
+  if (it.allocate(arena.data(), arena.size() * sizeof(Block)) != Status::kOk)
+    throw Error("tinyvit runtime: " + std::string(it.error()));
+  const TensorView in = it.input(0);
+  if (in.type != DType::kFloat32 && in.type != DType::kInt8)
+    throw Error("the runtime runner handles float32 and int8 inputs only");
+  const std::size_t n_in = in.bytes / dtype_size(in.type);
+  if (n_in == 0 || inputs.size() % n_in != 0)
+    throw Error(std::to_string(inputs.size()) + " input values are not a whole number of "
+                "samples of " + std::to_string(n_in) + " values");
+  RawRun r;
+  std::size_t per_sample = 0;
+  for (int o = 0; o < it.num_outputs(); ++o) {
+    r.output_sizes.push_back(it.output(o).bytes);
+    per_sample += it.output(o).bytes;
+  }
+  const std::size_t samples = inputs.size() / n_in;
+  r.input_bytes.resize(samples * in.bytes);
+  r.output_bytes.resize(samples * per_sample);
+  for (std::size_t s = 0; s < samples; ++s) {
+    fill_input(in, inputs.data() + s * n_in, n_in);
+    std::memcpy(r.input_bytes.data() + s * in.bytes, in.data, in.bytes);
+    it.invoke();
+    uint8_t* y = r.output_bytes.data() + s * per_sample;
+    for (int o = 0; o < it.num_outputs(); ++o) {
+      const TensorView out = it.output(o);
+      std::memcpy(y, out.data, out.bytes);
+      y += out.bytes;
+    }
+  }
+  return r;
 }
 
 }  // namespace tinyvit::exporter

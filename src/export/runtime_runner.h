@@ -21,4 +21,14 @@ std::vector<float> run_runtime(const std::string& tflite_path, const std::vector
                                RuntimeKernels kernels = RuntimeKernels::kAuto,
                                RuntimeArithmetic arithmetic = RuntimeArithmetic::kReference);
 
+// The file's bytes run on N samples of real-valued inputs for its single input (quantized as
+// above when it is int8), keeping every graph output as raw bytes.
+struct RawRun {
+  std::vector<uint8_t> input_bytes;    // N samples: the input exactly as the runtime got it
+  std::vector<uint8_t> output_bytes;   // N samples: every graph output, in graph-output order
+  std::vector<std::size_t> output_sizes;  // bytes of each graph output (one sample)
+};
+RawRun run_runtime_all_outputs(const std::string& model_bytes, const std::vector<float>& inputs,
+                               RuntimeKernels kernels, RuntimeArithmetic arithmetic);
+
 }  // namespace tinyvit::exporter

@@ -42,7 +42,8 @@ bool has_quantized_tensors(const std::string& tflite_path) {
 
 VerifyResult verify_tflite(models::Classifier& model, const std::string& tflite_path,
                            const torch::Tensor& pixels, const torch::Tensor& labels,
-                           const std::vector<float>& mean, const std::vector<float>& std) {
+                           const std::vector<float>& mean, const std::vector<float>& std,
+                           int64_t locate_images) {
   if (pixels.dim() != 4) throw Error("verify: images must be (N, C, S, S)");
   const int64_t n = pixels.size(0), C = pixels.size(1);
   if (n == 0) throw Error("verify: no images");
@@ -157,11 +158,18 @@ VerifyResult verify_tflite(models::Classifier& model, const std::string& tflite_
   r.runtime_litert.seconds =
       quantized ? std::chrono::duration<double>(t4 - t3).count() : r.runtime.seconds;
   r.runtime_litert.same_run = !quantized;
+  if (locate_images > 0) {
+    r.tensor_diff_images = std::min(locate_images, n);
+    const std::size_t per_image = flat.size() / static_cast<std::size_t>(n);
+    const std::vector<float> first(flat.begin(), flat.begin() + static_cast<std::ptrdiff_t>(
+                                                                   per_image * r.tensor_diff_images));
+    r.tensor_diffs = compare_every_tensor(tflite_path, first, RuntimeArithmetic::kLiteRt);
+  }
   return r;
 }
 
 nlohmann::json to_json(const VerifyResult& r) {
-  return {{"images", r.count},
+  nlohmann::json j = {{"images", r.count},
           {"top1_agreement", r.agreement},
           {"max_abs_logit_diff", r.max_abs_diff},
           {"mean_abs_logit_diff", r.mean_abs_diff},
@@ -189,6 +197,18 @@ nlohmann::json to_json(const VerifyResult& r) {
             {"top1_agreement_with_litert", r.runtime_litert.agreement_with_litert},
             {"same_run_as_reference", r.runtime_litert.same_run},
             {"seconds", r.runtime_litert.seconds}}}};
+  if (r.tensor_diff_images > 0) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& d : r.tensor_diffs)
+      if (d.differing > 0)
+        rows.push_back({{"op", d.op}, {"op_name", d.op_name}, {"tensor", d.tensor},
+                        {"type", d.type}, {"values", d.values}, {"differing", d.differing},
+                        {"max_abs_diff", d.max_abs_diff}});
+    j["every_tensor_vs_litert"] = {{"images", r.tensor_diff_images},
+                                   {"op_outputs", r.tensor_diffs.size()},
+                                   {"differing_in_op_order", rows}};
+  }
+  return j;
 }
 
 std::string format_verify(const VerifyResult& r) {
@@ -212,6 +232,9 @@ std::string format_verify(const VerifyResult& r) {
      << r.count << " images entirely), max |diff| " << r.runtime_litert.max_abs_diff_vs_litert
      << ", top-1 agreement " << 100.0 * r.runtime_litert.agreement_with_litert << "%, "
      << r.runtime_litert.seconds << " s\n";
+  if (r.tensor_diff_images > 0)
+    os << "every op output, runtime (LiteRT arithmetic) vs LiteRT, " << r.tensor_diff_images
+       << " images: " << format_tensor_diffs(r.tensor_diffs);
   return os.str();
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "export/locate.h"
 #include "models/model.h"
 
 namespace tinyvit::exporter {
@@ -51,11 +52,16 @@ struct VerifyResult {
     double seconds = 0;             // for a float file: the reference run's
     bool same_run = false;          // float file: the reference run's outputs, not run again
   } runtime_litert;
+  // With `locate_images` > 0: every op output of the file, LiteRT.js vs the runtime in
+  // LiteRT's arithmetic, on the first locate_images images (compare_every_tensor).
+  std::vector<TensorDiff> tensor_diffs;
+  int64_t tensor_diff_images = 0;
 };
 
 VerifyResult verify_tflite(models::Classifier& model, const std::string& tflite_path,
                            const torch::Tensor& pixels, const torch::Tensor& labels,
-                           const std::vector<float>& mean, const std::vector<float>& std);
+                           const std::vector<float>& mean, const std::vector<float>& std,
+                           int64_t locate_images = 0);
 
 nlohmann::json to_json(const VerifyResult& r);
 std::string format_verify(const VerifyResult& r);

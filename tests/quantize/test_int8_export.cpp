@@ -15,6 +15,7 @@ constexpr double kVitSteps = 1.5;
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "common/error.h"
@@ -173,6 +174,36 @@ TEST(Int8Export, MetadataCarriesTheClassNames) {
   EXPECT_EQ(meta["class_names"].get<std::vector<std::string>>(), eo.class_names);
   eo.class_names.pop_back();
   EXPECT_THROW(exporter::export_tflite_int8(m.model->config(), m.params, m.sim->table, eo), Error);
+}
+
+// compare_every_tensor (verify --locate): every op output of an int8 ViT, LiteRT.js vs our
+// runtime. In LiteRT's arithmetic every tensor is identical; in TFLite's reference arithmetic
+// (what a microcontroller computes) tensors differ, and the first one that does is written by
+// an op with arithmetic, never by data movement, which cannot create a difference.
+TEST(Int8Export, EveryTensorComparedWithLiteRtLocatesTheFirstDifferingOp) {
+  auto m = calibrated(tiny_vit(false), 21);
+  exporter::Int8ExportOptions eo;
+  eo.io = exporter::Int8Io::kFloat32;
+  eo.mean = kMean;
+  eo.std = kStd;
+  const auto r = exporter::export_tflite_int8(m.model->config(), m.params, m.sim->table, eo);
+  const std::string path = write_int8_file(r.bytes, "vit_int8_every_tensor");
+  const auto px = random_pixels(6, m.model->config().img_size(), 77).permute({0, 2, 3, 1}).contiguous();
+  const std::vector<float> in(px.data_ptr<float>(), px.data_ptr<float>() + px.numel());
+  const auto same = exporter::compare_every_tensor(path, in, exporter::RuntimeArithmetic::kLiteRt);
+  EXPECT_EQ(static_cast<int>(same.size()), r.num_ops);  // one output per op in our graphs
+  for (const auto& d : same) {
+    EXPECT_GT(d.values, 0) << d.tensor;
+    EXPECT_EQ(d.differing, 0) << d.op_name << " " << d.tensor;
+  }
+  std::cout << exporter::format_tensor_diffs(same);
+  const auto ref = exporter::compare_every_tensor(path, in, exporter::RuntimeArithmetic::kReference);
+  std::cout << exporter::format_tensor_diffs(ref, 4);
+  const auto first = std::find_if(ref.begin(), ref.end(), [](const auto& d) { return d.differing > 0; });
+  ASSERT_NE(first, ref.end()) << "the reference arithmetic should differ from XNNPACK somewhere";
+  for (const char* movement : {"RESHAPE", "TRANSPOSE", "CONCATENATION", "STRIDED_SLICE"})
+    EXPECT_NE(first->op_name, movement);
+  EXPECT_EQ(exporter::format_tensor_diffs(same).rfind("every tensor identical", 0), 0u);
 }
 
 TEST(Int8Export, DistilledVitRunsInLiteRt) {
