@@ -85,7 +85,17 @@ std::vector<TensorDiff> compare_every_tensor(const std::string& tflite_path,
       }
   sg.outputs.clear();
   for (const auto& w : watched) sg.outputs.push_back(w.tensor);
-  if (!model->signature_defs.empty()) {
+  if (model->signature_defs.empty()) {  // a file from another tool may have none; LiteRT.js
+    auto sig = std::make_unique<tfl::SignatureDefT>();  // runs signature 0
+    sig->signature_key = "serving_default";
+    sig->subgraph_index = 0;
+    auto in = std::make_unique<tfl::TensorMapT>();
+    in->name = "input";
+    in->tensor_index = static_cast<uint32_t>(sg.inputs[0]);
+    sig->inputs.push_back(std::move(in));
+    model->signature_defs.push_back(std::move(sig));
+  }
+  {
     auto& outs = model->signature_defs[0]->outputs;
     outs.clear();
     for (std::size_t k = 0; k < watched.size(); ++k) {

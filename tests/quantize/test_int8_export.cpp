@@ -204,6 +204,18 @@ TEST(Int8Export, EveryTensorComparedWithLiteRtLocatesTheFirstDifferingOp) {
   for (const char* movement : {"RESHAPE", "TRANSPOSE", "CONCATENATION", "STRIDED_SLICE"})
     EXPECT_NE(first->op_name, movement);
   EXPECT_EQ(exporter::format_tensor_diffs(same).rfind("every tensor identical", 0), 0u);
+  // A file without a signature (other converters write none): one is added for LiteRT.js.
+  auto unsigned_model = exporter::read_tflite(r.bytes.data(), r.bytes.size());
+  unsigned_model->signature_defs.clear();
+  flatbuffers::FlatBufferBuilder fbb;
+  fbb.Finish(tfl::Model::Pack(fbb, unsigned_model.get()), tfl::ModelIdentifier());
+  const std::string unsigned_path = write_int8_file(
+      std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()),
+      "vit_int8_no_signature");
+  const auto same_unsigned =
+      exporter::compare_every_tensor(unsigned_path, in, exporter::RuntimeArithmetic::kLiteRt);
+  ASSERT_EQ(same_unsigned.size(), same.size());
+  for (const auto& d : same_unsigned) EXPECT_EQ(d.differing, 0) << d.tensor;
 }
 
 TEST(Int8Export, DistilledVitRunsInLiteRt) {
