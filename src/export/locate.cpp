@@ -18,8 +18,8 @@
 namespace tinyvit::exporter {
 namespace {
 
-// |a - b| of one value of `type` stored at a and b; 0 when bit-identical.
-double value_diff(tfl::TensorType type, const uint8_t* a, const uint8_t* b) {
+// |a - b| of one value of `type` (`width` bytes) stored at a and b; 0 when bit-identical.
+double value_diff(tfl::TensorType type, std::size_t width, const uint8_t* a, const uint8_t* b) {
   switch (type) {
     case tfl::TensorType::INT8:
       return std::abs(double(int8_t(*a)) - double(int8_t(*b)));
@@ -39,8 +39,8 @@ double value_diff(tfl::TensorType type, const uint8_t* a, const uint8_t* b) {
       const double d = std::abs(double(x) - double(y));
       return std::isnan(d) ? INFINITY : (d == 0 ? 1e-45 : d);  // -0 vs +0 still "differs"
     }
-    default:
-      return std::memcmp(a, b, 1) == 0 ? 0 : 1;
+    default:  // other types: identical or not
+      return std::memcmp(a, b, width) == 0 ? 0 : 1;
   }
 }
 
@@ -116,7 +116,13 @@ std::vector<TensorDiff> compare_every_tensor(const std::string& tflite_path,
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "every_tensor.tflite").string();
   write_bytes_atomic(path, bytes.data(), bytes.size());
-  const LiteRtOutput theirs = run_litert(path, ours.input_bytes.data(), ours.input_bytes.size());
+  LiteRtOutput theirs;
+  try {
+    theirs = run_litert(path, ours.input_bytes.data(), ours.input_bytes.size());
+  } catch (...) {
+    std::filesystem::remove_all(dir);
+    throw;
+  }
   std::filesystem::remove_all(dir);
   if (theirs.bytes.size() != ours.output_bytes.size())
     throw Error(fmt::format("{}: LiteRT returned {} output bytes, the runtime {}", tflite_path,
@@ -137,7 +143,10 @@ std::vector<TensorDiff> compare_every_tensor(const std::string& tflite_path,
     const auto& t = *sg.tensors[watched[k].tensor];
     const std::size_t size = ours.output_sizes.at(k), width = type_size(t.type);
     const std::string name = fmt::format("t{:06d}", k);
-    const std::size_t lrt_off = litert_offset.count(name) ? litert_offset[name] : ours_off;
+    const auto found = litert_offset.find(name);
+    if (found == litert_offset.end())
+      throw Error(tflite_path + ": LiteRT returned no output " + name + " (" + t.name + ")");
+    const std::size_t lrt_off = found->second;
     TensorDiff d;
     d.op = watched[k].op;
     const auto& code = *model->operator_codes.at(sg.operators[d.op]->opcode_index);
@@ -148,7 +157,7 @@ std::vector<TensorDiff> compare_every_tensor(const std::string& tflite_path,
       const uint8_t* a = ours.output_bytes.data() + s * per_sample + ours_off;
       const uint8_t* b = theirs.bytes.data() + s * per_sample + lrt_off;
       for (std::size_t i = 0; i + width <= size; i += width) {
-        const double v = value_diff(t.type, a + i, b + i);
+        const double v = value_diff(t.type, width, a + i, b + i);
         ++d.values;
         d.differing += v != 0;
         d.max_abs_diff = std::max(d.max_abs_diff, v);

@@ -36,26 +36,39 @@ void fill_input(const rt::TensorView& in, const float* x, std::size_t n) {
   }
 }
 
+// A file's bytes in the runtime: copied 16-aligned (constants are read in place), loaded with
+// the requested kernels and arithmetic, arena allocated. Errors start with `what`.
+struct LoadedRuntime {
+  std::vector<Block> model;
+  rt::Interpreter it;
+  std::vector<Block> arena;
+
+  LoadedRuntime(const std::string& bytes, RuntimeKernels kernels, RuntimeArithmetic arithmetic,
+                const std::string& what)
+      : model(aligned_copy(bytes)) {
+    rt::LoadOptions lo;
+    lo.kernels =
+        kernels == RuntimeKernels::kReference ? rt::KernelSet::kReference : rt::KernelSet::kAuto;
+    lo.arithmetic = arithmetic == RuntimeArithmetic::kLiteRt ? rt::Int8Arithmetic::kLiteRt
+                                                             : rt::Int8Arithmetic::kReference;
+    if (it.load(model.data(), bytes.size(), lo) != rt::Status::kOk)
+      throw Error(what + "tinyvit runtime: " + it.error());
+    arena.resize(it.arena_bytes_needed() / sizeof(Block) + 1);
+    if (it.allocate(arena.data(), arena.size() * sizeof(Block)) != rt::Status::kOk)
+      throw Error(what + "tinyvit runtime: " + it.error());
+  }
+};
+
 }  // namespace
 
 std::vector<float> run_runtime(const std::string& tflite_path, const std::vector<float>& inputs,
                                RuntimeKernels kernels, RuntimeArithmetic arithmetic) {
   using namespace tinyvit::rt;
-  const std::string raw = read_file_bytes(tflite_path);
-  const auto model = aligned_copy(raw);  // the runtime reads constants in place: 16-aligned
-  Interpreter it;
-  LoadOptions lo;
-  lo.kernels = kernels == RuntimeKernels::kReference ? KernelSet::kReference : KernelSet::kAuto;
-  lo.arithmetic = arithmetic == RuntimeArithmetic::kLiteRt ? Int8Arithmetic::kLiteRt
-                                                           : Int8Arithmetic::kReference;
-  if (it.load(model.data(), raw.size(), lo) != Status::kOk)
-    throw Error(tflite_path + ": tinyvit runtime: " + it.error());
+  LoadedRuntime loaded(read_file_bytes(tflite_path), kernels, arithmetic, tflite_path + ": ");
+  Interpreter& it = loaded.it;
   if (it.num_inputs() != 1 || it.num_outputs() != 1)
     throw Error(tflite_path + ": the runtime runner needs one input and one output, the file has " +
                 std::to_string(it.num_inputs()) + " and " + std::to_string(it.num_outputs()));
-  std::vector<Block> arena(it.arena_bytes_needed() / sizeof(Block) + 1);
-  if (it.allocate(arena.data(), arena.size() * sizeof(Block)) != Status::kOk)
-    throw Error(tflite_path + ": tinyvit runtime: " + it.error());
 
   const TensorView in = it.input(0), out = it.output(0);
   if ((in.type != DType::kFloat32 && in.type != DType::kInt8) ||
@@ -85,20 +98,11 @@ std::vector<float> run_runtime(const std::string& tflite_path, const std::vector
 RawRun run_runtime_all_outputs(const std::string& model_bytes, const std::vector<float>& inputs,
                                RuntimeKernels kernels, RuntimeArithmetic arithmetic) {
   using namespace tinyvit::rt;
-  const auto model = aligned_copy(model_bytes);
-  Interpreter it;
-  LoadOptions lo;
-  lo.kernels = kernels == RuntimeKernels::kReference ? KernelSet::kReference : KernelSet::kAuto;
-  lo.arithmetic = arithmetic == RuntimeArithmetic::kLiteRt ? Int8Arithmetic::kLiteRt
-                                                           : Int8Arithmetic::kReference;
-  if (it.load(model.data(), model_bytes.size(), lo) != Status::kOk)
-    throw Error("tinyvit runtime: " + std::string(it.error()));
+  LoadedRuntime loaded(model_bytes, kernels, arithmetic, "");
+  Interpreter& it = loaded.it;
   if (it.num_inputs() != 1)
     throw Error("the runtime runner needs one input, the file has " +
                 std::to_string(it.num_inputs()));
-  std::vector<Block> arena(it.arena_bytes_needed() / sizeof(Block) + 1);
-  if (it.allocate(arena.data(), arena.size() * sizeof(Block)) != Status::kOk)
-    throw Error("tinyvit runtime: " + std::string(it.error()));
   const TensorView in = it.input(0);
   if (in.type != DType::kFloat32 && in.type != DType::kInt8)
     throw Error("the runtime runner handles float32 and int8 inputs only");

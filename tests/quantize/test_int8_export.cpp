@@ -55,16 +55,21 @@ Calibrated calibrated(const models::ModelConfig& c, uint64_t seed, int64_t n = 1
   return r;
 }
 
+// The calibrated model as an int8 file with `io` (the data set's normalization folded in).
+exporter::ExportResult export_int8(const Calibrated& m, exporter::Int8Io io) {
+  exporter::Int8ExportOptions eo;
+  eo.io = io;
+  eo.mean = kMean;
+  eo.std = kStd;
+  return exporter::export_tflite_int8(m.model->config(), m.params, m.sim->table, eo);
+}
+
 // Exports with `io`, runs `n` images in LiteRT.js, compares with the simulation (in steps).
 // exact: also require the exact simulation (SimMode::kExact, LiteRT's integer arithmetic) to
 // give LiteRT's logits exactly (ViTs without distillation token).
 Agreement litert_vs_sim(Calibrated& m, exporter::Int8Io io, int n, const std::string& name,
                         std::vector<uint8_t>* bytes = nullptr, bool exact = false) {
-  exporter::Int8ExportOptions eo;
-  eo.io = io;
-  eo.mean = kMean;
-  eo.std = kStd;
-  const auto r = exporter::export_tflite_int8(m.model->config(), m.params, m.sim->table, eo);
+  const auto r = export_int8(m, io);
   if (bytes) *bytes = r.bytes;
   const std::string path = write_int8_file(r.bytes, name);
   const auto px = random_pixels(n, m.model->config().img_size(), 1234);
@@ -140,12 +145,8 @@ INSTANTIATE_TEST_SUITE_P(Quantize, Int8Io,
 // reported the exact simulation identical on only 36.67 % of logits.
 TEST(Int8Export, HalfLevelPixelsReachLiteRtAsTheExactSimulationQuantizesThem) {
   auto m = calibrated(tiny_vit(false), 21);
-  exporter::Int8ExportOptions eo;
-  eo.io = exporter::Int8Io::kInt8;
-  eo.mean = kMean;
-  eo.std = kStd;
-  const auto r = exporter::export_tflite_int8(m.model->config(), m.params, m.sim->table, eo);
-  const std::string path = write_int8_file(r.bytes, "vit_int8_half_levels");
+  const std::string path =
+      write_int8_file(export_int8(m, exporter::Int8Io::kInt8).bytes, "vit_int8_half_levels");
   const int64_t n = 48, S = m.model->config().img_size();
   torch::manual_seed(5);
   const auto px = (torch::randint(0, 255, {n, 3, S, S}).to(torch::kFloat32) + 0.5f) / 255.f;
@@ -182,11 +183,7 @@ TEST(Int8Export, MetadataCarriesTheClassNames) {
 // an op with arithmetic, never by data movement, which cannot create a difference.
 TEST(Int8Export, EveryTensorComparedWithLiteRtLocatesTheFirstDifferingOp) {
   auto m = calibrated(tiny_vit(false), 21);
-  exporter::Int8ExportOptions eo;
-  eo.io = exporter::Int8Io::kFloat32;
-  eo.mean = kMean;
-  eo.std = kStd;
-  const auto r = exporter::export_tflite_int8(m.model->config(), m.params, m.sim->table, eo);
+  const auto r = export_int8(m, exporter::Int8Io::kFloat32);
   const std::string path = write_int8_file(r.bytes, "vit_int8_every_tensor");
   const auto px = random_pixels(6, m.model->config().img_size(), 77).permute({0, 2, 3, 1}).contiguous();
   const std::vector<float> in(px.data_ptr<float>(), px.data_ptr<float>() + px.numel());
