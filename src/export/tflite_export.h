@@ -67,8 +67,8 @@ void write_tflite(const std::string& path, const std::vector<uint8_t>& bytes);
 // and, when `class_names` is not empty (label order),
 //   const char* const <symbol>_class_names[];  const unsigned int <symbol>_num_classes;
 // (names as C string literals: quote, backslash, '?' (trigraphs) and bytes outside printable
-// ASCII as octal escapes, so UTF-8 names survive any compiler's source charset). `symbol` must be a C
-// identifier. Both files are written atomically.
+// ASCII as octal escapes, so UTF-8 names survive any compiler's source charset). `symbol` must
+// be a C identifier. Both files are written atomically.
 void write_c_array(const std::string& path_prefix, const std::vector<uint8_t>& bytes,
                    const std::string& symbol, const std::vector<std::string>& class_names = {});
 

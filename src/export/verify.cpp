@@ -160,9 +160,9 @@ VerifyResult verify_tflite(models::Classifier& model, const std::string& tflite_
   r.runtime_litert.same_run = !quantized;
   if (locate_images > 0) {
     r.tensor_diff_images = std::min(locate_images, n);
-    const std::size_t per_image = flat.size() / static_cast<std::size_t>(n);
-    const std::vector<float> first(flat.begin(), flat.begin() + static_cast<std::ptrdiff_t>(
-                                                                   per_image * r.tensor_diff_images));
+    const auto end = static_cast<std::ptrdiff_t>(flat.size() / static_cast<std::size_t>(n) *
+                                                 static_cast<std::size_t>(r.tensor_diff_images));
+    const std::vector<float> first(flat.begin(), flat.begin() + end);
     r.tensor_diffs = compare_every_tensor(tflite_path, first, RuntimeArithmetic::kLiteRt);
   }
   return r;

@@ -185,7 +185,8 @@ TEST(Int8Export, EveryTensorComparedWithLiteRtLocatesTheFirstDifferingOp) {
   auto m = calibrated(tiny_vit(false), 21);
   const auto r = export_int8(m, exporter::Int8Io::kFloat32);
   const std::string path = write_int8_file(r.bytes, "vit_int8_every_tensor");
-  const auto px = random_pixels(6, m.model->config().img_size(), 77).permute({0, 2, 3, 1}).contiguous();
+  const auto px =
+      random_pixels(6, m.model->config().img_size(), 77).permute({0, 2, 3, 1}).contiguous();
   const std::vector<float> in(px.data_ptr<float>(), px.data_ptr<float>() + px.numel());
   const auto same = exporter::compare_every_tensor(path, in, exporter::RuntimeArithmetic::kLiteRt);
   EXPECT_EQ(static_cast<int>(same.size()), r.num_ops);  // one output per op in our graphs
@@ -194,9 +195,11 @@ TEST(Int8Export, EveryTensorComparedWithLiteRtLocatesTheFirstDifferingOp) {
     EXPECT_EQ(d.differing, 0) << d.op_name << " " << d.tensor;
   }
   std::cout << exporter::format_tensor_diffs(same);
-  const auto ref = exporter::compare_every_tensor(path, in, exporter::RuntimeArithmetic::kReference);
+  const auto ref =
+      exporter::compare_every_tensor(path, in, exporter::RuntimeArithmetic::kReference);
   std::cout << exporter::format_tensor_diffs(ref, 4);
-  const auto first = std::find_if(ref.begin(), ref.end(), [](const auto& d) { return d.differing > 0; });
+  const auto first =
+      std::find_if(ref.begin(), ref.end(), [](const auto& d) { return d.differing > 0; });
   ASSERT_NE(first, ref.end()) << "the reference arithmetic should differ from XNNPACK somewhere";
   for (const char* movement : {"RESHAPE", "TRANSPOSE", "CONCATENATION", "STRIDED_SLICE"})
     EXPECT_NE(first->op_name, movement);

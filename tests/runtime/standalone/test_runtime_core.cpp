@@ -281,13 +281,13 @@ TEST(RuntimeInt8Ops, PerTensorFullyConnectedMultiplierFromFloat32Product) {
     const int w = m.const_i8("w", {2, 1}, {50, 50}, wq);
     const int b = m.const_i32("b", {2}, {0, 0}, Quant{{sx * sw, sx * sw}, {0, 0}, 0});
     const int y = m.i8("y", {1, 2}, 0.0656137764453888f, -16);
-    m.op(BO::FULLY_CONNECTED, {x, w, b}, {y}, opts(tfl::FullyConnectedOptionsT{}), per_channel ? 5 : 4);
+    m.op(BO::FULLY_CONNECTED, {x, w, b}, {y}, opts(tfl::FullyConnectedOptionsT{}),
+         per_channel ? 5 : 4);
     m.io({x}, {y});
     const auto model = m.finish();
-    const std::vector<int8_t> want =
-        per_channel ? std::vector<int8_t>{-2, -2, -30, -30} : std::vector<int8_t>{-1, -1, -31, -31};
-    EXPECT_EQ(run_i8(model, {126}), std::vector<int8_t>(want.begin(), want.begin() + 2)) << per_channel;
-    EXPECT_EQ(run_i8(model, {-124}), std::vector<int8_t>(want.begin() + 2, want.end())) << per_channel;
+    const int8_t pos = per_channel ? -2 : -1, neg = per_channel ? -30 : -31;
+    EXPECT_EQ(run_i8(model, {126}), (std::vector<int8_t>{pos, pos})) << per_channel;
+    EXPECT_EQ(run_i8(model, {-124}), (std::vector<int8_t>{neg, neg})) << per_channel;
   }
 }
 
