@@ -2,6 +2,7 @@
 // tinyvit export --model FILE.tflite --format c-array -o OUT     (e.g. the int8 file)
 #include <fmt/format.h>
 
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -33,9 +34,12 @@ std::string c_array_prefix(std::string prefix) {
   return prefix;
 }
 
+// The flatbuffer file identifier "TFL3" at bytes 4-7 (only the head is read: a checkpoint
+// can be large).
 bool is_tflite_file(const std::string& path) {
-  const std::string head = read_file_bytes(path).substr(0, 8);
-  return head.size() == 8 && head.compare(4, 4, "TFL3") == 0;
+  std::ifstream f(path, std::ios::binary);
+  char head[8] = {};
+  return f.read(head, sizeof(head)) && std::string(head + 4, 4) == "TFL3";
 }
 
 // A finished .tflite (the int8 file `tinyvit quantize` writes, or any exported one) as a C

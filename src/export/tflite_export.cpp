@@ -125,8 +125,9 @@ void write_tflite(const std::string& path, const std::vector<uint8_t>& bytes) {
 
 namespace {
 
-// `s` as a C string literal: printable ASCII as is, except quote and backslash; every other
-// byte as a 3-digit octal escape (never a hex escape, which would swallow a following digit).
+// `s` as a C string literal: printable ASCII as is, except quote, backslash and '?' (no
+// trigraph can form); every other byte as a 3-digit octal escape (never a hex escape, which
+// would swallow a following hex digit).
 std::string c_string_literal(const std::string& s) {
   std::string out = "\"";
   char oct[8];

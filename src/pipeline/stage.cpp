@@ -24,7 +24,7 @@ void validate_stage(const StageConfig& s, bool student, const std::string& where
   auto need = [&](bool ok, const char* key, const char* rule, double value) {
     if (!ok) throw Error(fmt::format("{} {} must be {} (got {})", where, key, rule, value));
   };
-  // Written as !(x ok) where NaN must fail too.
+  // Every rule is a comparison that is false for NaN, so a NaN fails it too.
   need(t.epochs >= 0, "epochs", ">= 0", double(t.epochs));
   need(s.batch_size >= 1, "batch_size", ">= 1", double(s.batch_size));
   need(t.lr > 0, "lr", "> 0", t.lr);
