@@ -44,22 +44,6 @@ double value_diff(tfl::TensorType type, std::size_t width, const uint8_t* a, con
   }
 }
 
-std::size_t type_size(tfl::TensorType type) {
-  switch (type) {
-    case tfl::TensorType::INT8:
-    case tfl::TensorType::UINT8:
-    case tfl::TensorType::BOOL:
-      return 1;
-    case tfl::TensorType::INT16:
-    case tfl::TensorType::FLOAT16:
-      return 2;
-    case tfl::TensorType::INT64:
-      return 8;
-    default:
-      return 4;
-  }
-}
-
 }  // namespace
 
 std::vector<TensorDiff> compare_every_tensor(const std::string& tflite_path,
@@ -141,7 +125,7 @@ std::vector<TensorDiff> compare_every_tensor(const std::string& tflite_path,
   std::size_t ours_off = 0;
   for (std::size_t k = 0; k < watched.size(); ++k) {
     const auto& t = *sg.tensors[watched[k].tensor];
-    const std::size_t size = ours.output_sizes.at(k), width = type_size(t.type);
+    const std::size_t size = ours.output_sizes.at(k), width = element_size(t.type);
     const std::string name = fmt::format("t{:06d}", k);
     const auto found = litert_offset.find(name);
     if (found == litert_offset.end())
@@ -152,7 +136,7 @@ std::vector<TensorDiff> compare_every_tensor(const std::string& tflite_path,
     const auto& code = *model->operator_codes.at(sg.operators[d.op]->opcode_index);
     d.op_name = op_name(code.builtin_code);
     d.tensor = t.name;
-    d.type = tfl::EnumNameTensorType(t.type);
+    d.type = type_name(t.type);
     for (std::size_t s = 0; s < samples; ++s) {
       const uint8_t* a = ours.output_bytes.data() + s * per_sample + ours_off;
       const uint8_t* b = theirs.bytes.data() + s * per_sample + lrt_off;

@@ -217,8 +217,8 @@ Int8Case bmm_scale_product_case() {
   std::vector<int8_t> in;
   for (int side = 0; side < 2; ++side)
     for (int v = -128; v <= 127; ++v) in.push_back(static_cast<int8_t>(v));
-  // Both of LiteRT's paths for this op (its builtin kernel: rhs zero point not 0) and TFLite
-  // Micro's use this one integer formula, so the reference arithmetic must match exactly too.
+  // LiteRT runs this op in its builtin kernel (rhs zero point not 0), whose integer formula is
+  // TFLite Micro's, so the reference arithmetic must match LiteRT exactly too.
   Int8Case c{"batch_matmul_scale_product", m.finish(), as_bytes(in)};
   c.max_steps = 0;
   c.max_share = 0.0;
