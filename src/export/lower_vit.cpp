@@ -10,25 +10,42 @@ namespace tinyvit::exporter {
 void lower_vit(Emitter& e, const models::VitConfig& c, const ParamMap& P,
                const LowerOptions& o) {
   const int S = c.img_size, p = c.patch_size, C = c.in_chans, D = c.embed_dim;
-  if (p <= 0 || S % p != 0) throw Error("export: ViT img_size must be a multiple of patch_size");
-  const int g = c.grid(), N = c.num_patches(), T = c.num_tokens(), hd = c.head_dim_resolved();
+  const int Cp = c.proj_in_chans();
+  if (p <= 0 || S % (c.stem_stride() * p) != 0)
+    throw Error("export: ViT img_size must be a multiple of 2^(stem layers) * patch_size");
+  const int N = c.num_patches(), T = c.num_tokens(), hd = c.head_dim_resolved();
   const int prefix = c.num_prefix_tokens();
   const double eps = c.ln_eps;
 
   const int image = e.input("image", {1, S, S, C});
-
-  // Patch embedding: Conv2d(k = s = p, no padding). The input normalization folds into it
-  // exactly (every tap reads a real pixel):  conv(W, (x - m) / s) + b
-  //   = conv(W / s, x) + (b - sum_{c,i,j} W[:, c, i, j] m[c] / s[c]).
-  torch::Tensor w = param(P, "patch_embed.proj.weight", {D, C, p, p}).clone();
+  torch::Tensor w = param(P, "patch_embed.proj.weight", {D, Cp, p, p}).clone();
   torch::Tensor b = param(P, "patch_embed.proj.bias", {D}).clone();
-  if (!o.mean.empty()) {
-    auto m = torch::tensor(o.mean), s = torch::tensor(o.std);
-    b = b - (w * (m / s).view({1, C, 1, 1})).sum({1, 2, 3});
-    w = w / s.view({1, C, 1, 1});
+  int x = image;
+  if (c.stem_channels.empty()) {
+    // Patch embedding: Conv2d(k = s = p, no padding). The input normalization folds into it
+    // exactly (every tap reads a real pixel):  conv(W, (x - m) / s) + b
+    //   = conv(W / s, x) + (b - sum_{c,i,j} W[:, c, i, j] m[c] / s[c]).
+    if (!o.mean.empty()) {
+      auto m = torch::tensor(o.mean), s = torch::tensor(o.std);
+      b = b - (w * (m / s).view({1, C, 1, 1})).sum({1, 2, 3});
+      w = w / s.view({1, C, 1, 1});
+    }
+  } else {
+    // Convolutional tokenizer: normalization stays an op (the 3x3 convs zero-pad the
+    // *normalized* image, so it cannot fold), then per layer CONV_2D 3x3 pad 1 with fused
+    // ReLU and MAX_POOL_2D 2x2/2: (1, S_j, S_j, c_j) -> (1, S_j / 2, S_j / 2, c_j).
+    x = normalize_input(e, x, o);
+    int cin = C;
+    for (std::size_t j = 0; j < c.stem_channels.size(); ++j) {
+      const std::string n = "patch_embed.stem." + std::to_string(j);
+      const int cw = c.stem_channels[j];
+      x = e.conv2d(x, param(P, n + ".weight", {cw, cin, 3, 3}), param(P, n + ".bias", {cw}), 1,
+                   {1, 1}, n, Activation::kRelu);
+      x = e.max_pool_nonneg(x, 2, 2, 0, n + ".pool");  // no padding: exact for any sign
+      cin = cw;
+    }
   }
-  int x = e.conv2d(image, w, b, p, {0, 0}, "patch_embed.proj");  // (1, g, g, D)
-  (void)g;
+  x = e.conv2d(x, w, b, p, {0, 0}, "patch_embed.proj");  // (1, g, g, D)
   x = e.reshape(x, {1, N, D}, "patch_embed.tokens");  // row-major patch order, as timm
 
   // [cls, (dist), patches] + pos_embed: (1, T, D)

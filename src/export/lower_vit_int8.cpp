@@ -5,6 +5,8 @@
 //     integer kernel), where an int8 variance + RSQRT lost most of the precision of
 //     low-variance tokens. u is fixed at 1/128, 0; gamma * sqrt(D) and beta are folded into
 //     the next linear layer (fold_vit_int8).
+//   * a convolutional tokenizer runs as in the float graph, the normalization as an int8
+//     per-channel MUL + ADD (fold_vit_int8 stores it when it cannot fold)
 //   * the patch-embedding output is quantized with the parameters of the token CONCATENATION
 //     (shared parameters are a TFLite rule), and the cls token constant with them too.
 // Shapes are TFLite's; T tokens, D embed dim, H_i heads of width hd, M_i MLP width.
@@ -21,11 +23,27 @@ ParamMap fold_vit_int8(const models::VitConfig& c, const ParamMap& P,
                        const std::vector<float>& mean, const std::vector<float>& std) {
   torch::NoGradGuard no_grad;
   const int p = c.patch_size, C = c.in_chans, D = c.embed_dim, T = c.num_tokens();
-  const int hd = c.head_dim_resolved(), K = c.num_classes;
+  const int Cp = c.proj_in_chans(), hd = c.head_dim_resolved(), K = c.num_classes;
   ParamMap F;
-  torch::Tensor w = param(P, "patch_embed.proj.weight", {D, C, p, p}).clone();
+  torch::Tensor w = param(P, "patch_embed.proj.weight", {D, Cp, p, p}).clone();
   torch::Tensor b = param(P, "patch_embed.proj.bias", {D}).clone();
-  if (!mean.empty()) {  // conv(W, (x - m) / s) + b = conv(W / s, x) + b - sum W m / s
+  if (!c.stem_channels.empty()) {
+    // Convolutional tokenizer: its 3x3 convs zero-pad the normalized image, so the
+    // normalization stays in the graph: (x - m) / s = x * (1 / s) + (-m / s), per channel.
+    if (!mean.empty()) {
+      auto m = torch::tensor(mean), s = torch::tensor(std);
+      F["normalize.scale"] = 1.0f / s;
+      F["normalize.shift"] = -m / s;
+    }
+    int cin = C;
+    for (std::size_t j = 0; j < c.stem_channels.size(); ++j) {
+      const std::string n = "patch_embed.stem." + std::to_string(j);
+      const int cw = c.stem_channels[j];
+      F[n + ".weight"] = param(P, n + ".weight", {cw, cin, 3, 3});
+      F[n + ".bias"] = param(P, n + ".bias", {cw});
+      cin = cw;
+    }
+  } else if (!mean.empty()) {  // conv(W, (x - m) / s) + b = conv(W / s, x) + b - sum W m / s
     auto m = torch::tensor(mean), s = torch::tensor(std);
     b = b - (w * (m / s).view({1, C, 1, 1})).sum({1, 2, 3});
     w = w / s.view({1, C, 1, 1});
@@ -128,8 +146,18 @@ std::pair<int, int> lower_vit_int8(QEmitter& e, const models::VitConfig& c, cons
   const int x0 = io_type == tfl::TensorType::INT8
                      ? image
                      : e.quantize(image, "image.int8", tfl::TensorType::INT8, pixel_param());
-  int x = e.conv2d(x0, f("patch_embed.proj.weight"), f("patch_embed.proj.bias"), p, {0, 0},
-                   "patch_embed.proj");                       // (1, g, g, D)
+  int x = x0;
+  if (F.count("normalize.scale")) {  // convolutional tokenizer only (fold_vit_int8)
+    x = e.mul(x, e.constant("normalize.scale", f("normalize.scale")), "normalize.scaled");
+    x = e.add(x, e.constant("normalize.shift", f("normalize.shift")), "normalize");
+  }
+  for (std::size_t j = 0; j < c.stem_channels.size(); ++j) {  // (1, S_j, S_j, c_j), ReLU, pool
+    const std::string n = "patch_embed.stem." + std::to_string(j);
+    x = e.conv2d(x, f(n + ".weight"), f(n + ".bias"), 1, {1, 1}, n, Activation::kRelu);
+    x = e.max_pool(x, 2, 2, 0, n + ".pool");
+  }
+  x = e.conv2d(x, f("patch_embed.proj.weight"), f("patch_embed.proj.bias"), p, {0, 0},
+               "patch_embed.proj");                           // (1, g, g, D)
   x = e.reshape(x, {1, N, D}, "patch_embed.tokens");           // row-major patches, as timm
   const int cls = e.constant("cls_token", f("cls_token"), e.table("tokens"));
   x = e.concat({cls, x}, 1, "tokens");                         // (1, T, D)

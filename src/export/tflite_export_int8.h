@@ -49,7 +49,10 @@ struct Int8ExportOptions {
 };
 
 // The ViT's float weights, rewritten into the form the int8 graph quantizes (names = the
-// graph's tensor names): normalization folded into patch_embed.proj, 1/sqrt(hd) into q, each
+// graph's tensor names): normalization folded into patch_embed.proj (with a convolutional
+// tokenizer it cannot fold, since the 3x3 convs zero-pad the normalized image: then it is
+// "normalize.scale" = 1/s and "normalize.shift" = -m/s for an in-graph MUL + ADD, and the
+// stem convs keep their names, "patch_embed.stem.j"), 1/sqrt(hd) into q, each
 // LayerNorm's gamma/beta into the linear layer after it (q, k, v / fc1 / logits), the class
 // (and distillation) token as "cls_token" (1, prefix, D), a distilled model's two heads as one.
 // The fake-quant model in src/quantize runs on exactly these tensors.

@@ -25,6 +25,7 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
                 {"block_mlp", v.block_mlp},     {"distill_token", v.distill_token},
                 {"drop_path", v.drop_path},     {"dropout", v.dropout},
                 {"ln_eps", v.ln_eps}};
+    if (!v.stem_channels.empty()) j["vit"]["stem_channels"] = v.stem_channels;
   } else if (c.family == "cnn") {
     const CnnConfig& k = c.cnn;
     j["cnn"] = {{"widths", k.widths},           {"whiten_width", k.whiten_width},
@@ -55,6 +56,7 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
       get_opt(v, "img_size", o.img_size);
       get_opt(v, "patch_size", o.patch_size);
       get_opt(v, "in_chans", o.in_chans);
+      get_opt(v, "stem_channels", o.stem_channels);
       get_opt(v, "num_classes", o.num_classes);
       get_opt(v, "embed_dim", o.embed_dim);
       get_opt(v, "depth", o.depth);
@@ -98,9 +100,15 @@ void validate(const ModelConfig& c) {
   };
   if (c.family == "vit") {
     const VitConfig& v = c.vit;
-    if (v.img_size <= 0 || v.patch_size <= 0 || v.img_size % v.patch_size != 0)
-      fail("img_size (" + std::to_string(v.img_size) + ") must be a positive multiple of patch_size (" +
-           std::to_string(v.patch_size) + ")");
+    if (v.stem_channels.size() > 8) fail("stem_channels has more than 8 layers");
+    for (int w : v.stem_channels)
+      if (w <= 0) fail("stem_channels must be positive");
+    const int reduce = v.stem_stride() * v.patch_size;
+    if (v.img_size <= 0 || v.patch_size <= 0 || v.img_size % reduce != 0)
+      fail("img_size (" + std::to_string(v.img_size) + ") must be a positive multiple of " +
+           (v.stem_channels.empty() ? std::string("patch_size (")
+                                    : "2^(stem layers) * patch_size (") +
+           std::to_string(reduce) + ")");
     if (v.embed_dim <= 0 || v.depth < 0 || v.num_heads <= 0 || v.num_classes <= 0 || v.in_chans <= 0)
       fail("embed_dim, num_heads, num_classes and in_chans must be positive, depth >= 0");
     if (v.head_dim <= 0 && v.embed_dim % v.num_heads != 0)

@@ -9,16 +9,22 @@
 namespace tinyvit::models {
 
 // Vision Transformer, parameter names identical to timm's VisionTransformer:
-//   patch_embed.proj.{weight,bias}  Conv2d(in_chans, D, k=patch, s=patch)
+//   [patch_embed.stem.j.{weight,bias}  Conv2d(c_{j-1}, c_j, 3x3, pad 1) + ReLU + MaxPool 2x2/2,
+//    j = 0..n-1, c_{-1} = in_chans: the convolutional tokenizer, when stem_channels is given]
+//   patch_embed.proj.{weight,bias}  Conv2d(c_{n-1} or in_chans, D, k=patch, s=patch)
 //   cls_token (1,1,D)   [dist_token (1,1,D) when distill_token]   pos_embed (1, T, D)
 //   blocks.i.norm1, blocks.i.attn.qkv (Linear D -> 3*H_i*hd), blocks.i.attn.proj (H_i*hd -> D),
 //   blocks.i.norm2, blocks.i.mlp.fc1 (D -> M_i), blocks.i.mlp.fc2 (M_i -> D)
 //   norm, head (D -> classes)   [head_dist when distill_token]
-// T = (img/patch)^2 + 1 (+1 with a distillation token). Pre-norm blocks, exact (erf) GELU.
+// T = (img / (2^n patch))^2 + 1 (+1 with a distillation token). Pre-norm blocks, exact (erf)
+// GELU. The tokenizer follows CCT (Hassani et al., "Escaping the Big Data Paradigm with Compact
+// Transformers", 2021): conv + ReLU + pool layers give the tokens locality and translation
+// equivariance that 4x4 patches lack, which is what small ViTs on small datasets miss most.
 struct VitConfig {
   int img_size = 32;
   int patch_size = 4;
   int in_chans = 3;
+  std::vector<int> stem_channels;  // convolutional tokenizer widths; empty = plain patches
   int num_classes = 10;
   int embed_dim = 192;
   int depth = 12;
@@ -32,7 +38,9 @@ struct VitConfig {
   float dropout = 0.f;           // dropout after MLP / projection (training only)
   double ln_eps = 1e-6;          // timm's LayerNorm eps
 
-  int grid() const { return img_size / patch_size; }
+  int stem_stride() const { return 1 << stem_channels.size(); }  // 2x2 pool per stem conv
+  int proj_in_chans() const { return stem_channels.empty() ? in_chans : stem_channels.back(); }
+  int grid() const { return img_size / (stem_stride() * patch_size); }
   int num_patches() const { return grid() * grid(); }
   int num_prefix_tokens() const { return distill_token ? 2 : 1; }
   int num_tokens() const { return num_patches() + num_prefix_tokens(); }

@@ -15,8 +15,17 @@ void add(ModelInfo& m, std::string name, std::string kind, std::vector<int64_t> 
 void vit_info(const VitConfig& c, ModelInfo& m) {
   const int64_t D = c.embed_dim, N = c.num_patches(), T = c.num_tokens(), p = c.patch_size;
   const int64_t hd = c.head_dim_resolved(), K = c.num_classes;
-  add(m, "patch_embed.proj", "Conv2d", {1, D, c.grid(), c.grid()}, D * c.in_chans * p * p + D,
-      N * D * c.in_chans * p * p);
+  int64_t cin = c.in_chans, hw = c.img_size;
+  for (std::size_t j = 0; j < c.stem_channels.size(); ++j) {
+    const int64_t w = c.stem_channels[j];
+    const std::string n = "patch_embed.stem." + std::to_string(j);
+    add(m, n, "Conv2d+ReLU", {1, w, hw, hw}, w * cin * 9 + w, hw * hw * w * cin * 9);
+    hw /= 2;
+    add(m, n + ".pool", "MaxPool2d", {1, w, hw, hw}, 0, 0);
+    cin = w;
+  }
+  add(m, "patch_embed.proj", "Conv2d", {1, D, c.grid(), c.grid()}, D * cin * p * p + D,
+      N * D * cin * p * p);
   add(m, "cls_token+pos_embed", "Embedding", {1, T, D}, D * c.num_prefix_tokens() + T * D, 0);
   for (int i = 0; i < c.depth; ++i) {
     const int64_t H = c.heads_of(i), M = c.mlp_of(i);

@@ -83,12 +83,24 @@ torch::Tensor VitBlockImpl::forward(torch::Tensor x) {
   return x;
 }
 
-VitPatchEmbedImpl::VitPatchEmbedImpl(int in_chans, int dim, int patch) {
+VitPatchEmbedImpl::VitPatchEmbedImpl(int in_chans, int dim, int patch,
+                                     const std::vector<int>& stem_channels) {
+  stem = register_module("stem", torch::nn::ModuleList());
+  int c = in_chans;
+  for (int w : stem_channels) {
+    torch::nn::Conv2d conv(torch::nn::Conv2dOptions(c, w, 3).padding(1));
+    torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanIn, torch::kReLU);  // as CCT
+    torch::nn::init::zeros_(conv->bias);
+    stem->push_back(conv);
+    c = w;
+  }
   proj = register_module(
-      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_chans, dim, patch).stride(patch)));
+      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, dim, patch).stride(patch)));
 }
 
-torch::Tensor VitPatchEmbedImpl::forward(const torch::Tensor& x) {
+torch::Tensor VitPatchEmbedImpl::forward(torch::Tensor x) {
+  for (const auto& conv : *stem)
+    x = torch::max_pool2d(torch::relu(conv->as<torch::nn::Conv2d>()->forward(x)), 2, 2);
   return proj(x).flatten(2).transpose(1, 2);  // (B, D, g, g) -> (B, g*g, D)
 }
 
@@ -96,7 +108,8 @@ VisionTransformer::VisionTransformer(ModelConfig config) : config_(std::move(con
   validate(config_);
   const VitConfig& c = config_.vit;
   const int D = c.embed_dim;
-  patch_embed = register_module("patch_embed", VitPatchEmbed(c.in_chans, D, c.patch_size));
+  patch_embed = register_module(
+      "patch_embed", VitPatchEmbed(c.in_chans, D, c.patch_size, c.stem_channels));
 
   cls_token = register_parameter("cls_token", torch::zeros({1, 1, D}));
   if (c.distill_token) dist_token = register_parameter("dist_token", torch::zeros({1, 1, D}));

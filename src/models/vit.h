@@ -42,12 +42,15 @@ class VitBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(VitBlock);
 
-// Non-overlapping patches: Conv2d(C, D, k=p, s=p); named "proj" as in timm's PatchEmbed.
+// Optional convolutional tokenizer (CCT): per stem width c_j,
+//   x = max_pool_2x2(relu(conv3x3_pad1(x)))  : (B, c_j, S_j / 2, S_j / 2)
+// then non-overlapping patches: Conv2d(c, D, k=p, s=p), named "proj" as in timm's PatchEmbed.
 class VitPatchEmbedImpl : public torch::nn::Module {
  public:
-  VitPatchEmbedImpl(int in_chans, int dim, int patch);
-  // x: (B, C, S, S) -> (B, (S/p)^2, D), patches in row-major order
-  torch::Tensor forward(const torch::Tensor& x);
+  VitPatchEmbedImpl(int in_chans, int dim, int patch, const std::vector<int>& stem_channels = {});
+  // x: (B, C, S, S) -> (B, (S / (2^n p))^2, D), patches in row-major order
+  torch::Tensor forward(torch::Tensor x);
+  torch::nn::ModuleList stem{nullptr};  // Conv2d layers; empty without a tokenizer
   torch::nn::Conv2d proj{nullptr};
 };
 TORCH_MODULE(VitPatchEmbed);

@@ -74,12 +74,25 @@ torch::Tensor fully_connected(const torch::Tensor& x, QuantParam px, const torch
 }
 
 torch::Tensor conv2d(const torch::Tensor& x, QuantParam px, const torch::Tensor& w,
-                     const torch::Tensor& b, int stride, QuantParam py) {
+                     const torch::Tensor& b, int stride, QuantParam py, int pad, bool relu) {
   const auto wq = exporter::quantize_weight(w);
   const auto bq = exporter::quantize_bias(b, px.scale, wq.scale);
   auto acc = torch::conv2d(centered(x, px), wq.q.to(torch::kFloat64), bq.to(torch::kFloat64),
-                           stride);
-  return requantize_fp32(acc, channel_scales(px, wq.scale, py).view({1, -1, 1, 1}), py);
+                           stride, pad);
+  auto y = requantize_fp32(acc, channel_scales(px, wq.scale, py).view({1, -1, 1, 1}), py);
+  return relu ? torch::clamp_min(y, std::max<int64_t>(-128, py.zero_point)) : y;
+}
+
+torch::Tensor max_pool(const torch::Tensor& x, int k) {  // int8 values are exact in float32
+  return torch::max_pool2d(x.to(torch::kFloat32), k, k).to(torch::kInt64);
+}
+
+torch::Tensor mul(const torch::Tensor& a, QuantParam pa, const torch::Tensor& b, QuantParam pb,
+                  QuantParam py) {
+  auto acc = centered(a, pa) * centered(b, pb);  // |acc| <= 2^16: exact
+  const float r = pa.scale * pb.scale / py.scale;  // float32, as the runtime's eval_mul_xnn
+  if (r >= 1.f / 65536 && r < 256.f) return requantize_fp32(acc, f32(r), py);
+  return requantize_mbqm(acc, static_cast<double>(pa.scale) * pb.scale / py.scale, py);
 }
 
 torch::Tensor batch_matmul(const torch::Tensor& a, QuantParam pa, const torch::Tensor& b,

@@ -80,6 +80,8 @@ class VitSim : public QuantSim {
  public:
   VitSim(const models::ModelConfig& c, exporter::ParamMap folded) : QuantSim(c, std::move(folded)) {
     const auto& v = config_.vit;
+    for (std::size_t j = 0; j < v.stem_channels.size(); ++j)
+      layers_.push_back("patch_embed.stem." + std::to_string(j));
     layers_.push_back("patch_embed.proj");
     for (int i = 0; i < v.depth; ++i) {
       const std::string b = "blocks." + std::to_string(i);
@@ -128,8 +130,23 @@ class VitSim : public QuantSim {
       return L::l2_normalization(d, P(n + ".centered"));
     };
     auto img = L::quantize(pixels, exporter::pixel_param());
-    auto t = L::conv2d(img, exporter::pixel_param(), W("patch_embed.proj"), Bi("patch_embed.proj"),
-                       c.patch_size, P("patch_embed.proj"));
+    QuantParam pin = exporter::pixel_param();
+    if (F_.count("normalize.scale")) {  // convolutional tokenizer: MUL + ADD per channel
+      const auto& sc = F_.at("normalize.scale");
+      const auto& sh = F_.at("normalize.shift");
+      const QuantParam psc = exporter::const_params(sc), psh = exporter::const_params(sh);
+      img = L::mul(img, pin, L::constant(sc, psc).view({1, -1, 1, 1}), psc, P("normalize.scaled"));
+      img = L::add(img, P("normalize.scaled"), L::constant(sh, psh).view({1, -1, 1, 1}), psh,
+                   P("normalize"), false);
+      pin = P("normalize");
+    }
+    for (std::size_t j = 0; j < c.stem_channels.size(); ++j) {
+      const std::string n = "patch_embed.stem." + std::to_string(j);
+      img = L::max_pool(L::conv2d(img, pin, W(n), Bi(n), 1, P(n), 1, true), 2);
+      pin = P(n);  // MAX_POOL_2D keeps its input's parameters
+    }
+    auto t = L::conv2d(img, pin, W("patch_embed.proj"), Bi("patch_embed.proj"), c.patch_size,
+                       P("patch_embed.proj"));
     t = t.flatten(2).transpose(1, 2);  // (B, N, D)
     if (P("patch_embed.proj") != P("tokens"))
       throw Error("quantize: exact int8 simulation: tokens and patch embedding parameters differ");
@@ -178,9 +195,24 @@ class VitSim : public QuantSim {
     const int64_t B = pixels.size(0);
     const int hd = c.head_dim_resolved();
     auto x = qfixed("image", pixels, exporter::pixel_param());
-    auto t = F::conv2d(x, weight("patch_embed.proj"), F::Conv2dFuncOptions()
-                                                           .bias(bias("patch_embed.proj", "image"))
-                                                           .stride(c.patch_size));
+    std::string in = "image";
+    if (F_.count("normalize.scale")) {  // convolutional tokenizer: (x - m) / s as MUL + ADD
+      auto sc = F_.at("normalize.scale"), sh = F_.at("normalize.shift");
+      sc = qconst("normalize.scale", sc, exporter::const_params(sc));
+      sh = qconst("normalize.shift", sh, exporter::const_params(sh));
+      x = qp("normalize.scaled", x * sc.view({1, -1, 1, 1}));
+      x = qp("normalize", x + sh.view({1, -1, 1, 1}));
+      in = "normalize";
+    }
+    for (std::size_t j = 0; j < c.stem_channels.size(); ++j) {  // conv 3x3 + ReLU, 2x2 pool
+      const std::string n = "patch_embed.stem." + std::to_string(j);
+      auto y = F::conv2d(x, weight(n), F::Conv2dFuncOptions().bias(bias(n, in)).padding(1));
+      x = torch::max_pool2d(qp(n, torch::relu(y)), 2, 2);
+      in = n;
+    }
+    auto t = F::conv2d(x, weight("patch_embed.proj"),
+                       F::Conv2dFuncOptions().bias(bias("patch_embed.proj", in))
+                           .stride(c.patch_size));
     t = t.flatten(2).transpose(1, 2);  // (B, N, D)
     auto cls = F_.at("cls_token");
     if (mode == SimMode::kQuant) cls = qconst("cls_token", cls, act_param("tokens"));

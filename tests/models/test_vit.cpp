@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "common/error.h"
+#include "models/config.h"
 #include "models/registry.h"
 #include "models/vit.h"
 
@@ -94,4 +96,62 @@ TEST(Vit, PatchEmbeddingIsRowMajorConv) {
                       torch::indexing::Slice(0, 4)});
   auto manual = (pe->proj->weight * win.unsqueeze(0)).sum({1, 2, 3}) + pe->proj->bias;
   EXPECT_TRUE(torch::allclose(t[0][2], manual, 1e-5, 1e-5));
+}
+
+// The convolutional tokenizer is conv3x3(pad 1) -> ReLU -> MaxPool 2x2 per stem layer, then the
+// patch projection: compared with the same layers as LibTorch's own modules in a Sequential.
+TEST(Vit, ConvTokenizerMatchesLibTorchSequential) {
+  torch::manual_seed(4);
+  models::VitPatchEmbed pe(3, 16, 2, std::vector<int>{8, 12});
+  namespace nn = torch::nn;
+  nn::Sequential ref(nn::Conv2d(nn::Conv2dOptions(3, 8, 3).padding(1)), nn::ReLU(),
+                     nn::MaxPool2d(nn::MaxPool2dOptions(2)),
+                     nn::Conv2d(nn::Conv2dOptions(8, 12, 3).padding(1)), nn::ReLU(),
+                     nn::MaxPool2d(nn::MaxPool2dOptions(2)),
+                     nn::Conv2d(nn::Conv2dOptions(12, 16, 2).stride(2)));
+  {
+    torch::NoGradGuard g;
+    auto src = pe->named_parameters();
+    auto dst = ref->named_parameters();
+    const std::vector<std::pair<std::string, std::string>> map = {
+        {"stem.0.weight", "0.weight"}, {"stem.0.bias", "0.bias"}, {"stem.1.weight", "3.weight"},
+        {"stem.1.bias", "3.bias"},     {"proj.weight", "6.weight"}, {"proj.bias", "6.bias"}};
+    ASSERT_EQ(src.size(), map.size());
+    for (const auto& [ours, theirs] : map) dst[theirs].copy_(src[ours]);
+  }
+  auto x = torch::randn({2, 3, 16, 16});
+  auto got = pe->forward(x);
+  auto expect = ref->forward(x).flatten(2).transpose(1, 2);  // 16 -> 8 -> 4 px -> 2 x 2 tokens
+  ASSERT_EQ(got.sizes(), (std::vector<int64_t>{2, 4, 16}));
+  // float32, same kernels in the same order: equal up to rounding of the summation order
+  EXPECT_TRUE(torch::allclose(got, expect, 1e-5, 1e-5)) << (got - expect).abs().max().item<float>();
+}
+
+// The registered convolutional-tokenizer student: 8 x 8 tokens from 32 px, like 4 px patches,
+// its config survives the checkpoint's JSON, and a size the stem cannot halve is refused.
+TEST(Vit, ConvTokenizerConfig) {
+  auto c = models::model_config("vit_micro_convtok_32", 10);
+  EXPECT_EQ(c.vit.grid(), 8);
+  EXPECT_EQ(c.vit.num_tokens(), 65);
+  nlohmann::json j = c;
+  auto back = j.get<models::ModelConfig>();
+  EXPECT_EQ(back.vit.stem_channels, (std::vector<int>{32, 64}));
+  auto m = models::build_model(back);
+  std::set<std::string> names;
+  for (const auto& p : m->named_parameters()) names.insert(p.key());
+  for (const char* n : {"patch_embed.stem.0.weight", "patch_embed.stem.1.bias",
+                        "patch_embed.proj.weight", "cls_token", "pos_embed"})
+    EXPECT_TRUE(names.count(n)) << n;
+  EXPECT_EQ(m->named_parameters()["patch_embed.proj.weight"].sizes(),
+            (std::vector<int64_t>{128, 64, 1, 1}));
+  c.vit.img_size = 36;  // 36 -> 18 -> 9 px, patch 1: 9 x 9 tokens
+  EXPECT_NO_THROW(models::validate(c));
+  c.vit.img_size = 34;  // 34 -> 17 px: the second pool cannot halve it
+  try {
+    models::validate(c);
+    FAIL() << "img_size 34 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("2^(stem layers) * patch_size (4)"), std::string::npos)
+        << e.what();
+  }
 }

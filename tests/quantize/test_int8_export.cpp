@@ -225,6 +225,35 @@ TEST(Int8Export, DistilledVitRunsInLiteRt) {
   EXPECT_LE(g.mean_abs_diff, kVitSteps);
 }
 
+// A ViT with a convolutional tokenizer (vit_micro_convtok_32's layout, smaller): the in-graph
+// normalization (MUL + ADD), CONV_2D 3x3 + ReLU and MAX_POOL_2D before the patch projection.
+// LiteRT.js runs it; the exact simulation gives its logits exactly; our runtime (LiteRT's
+// arithmetic) gives every tensor LiteRT gives.
+TEST(Int8Export, ConvTokenizerVitRunsInLiteRtExactly) {
+  auto c = tiny_vit(false);
+  c.name = "q_test_vit_convtok";
+  c.vit.stem_channels = {8, 12};  // 16 -> 8 -> 4 px
+  c.vit.patch_size = 1;           // 4 x 4 tokens
+  auto m = calibrated(c, 23);
+  std::vector<uint8_t> bytes;
+  const auto g = litert_vs_sim(m, exporter::Int8Io::kFloat32, 300, "vit_convtok_int8", &bytes,
+                               true);
+  EXPECT_GE(g.top1_agreement, kVitTop1);
+  EXPECT_LE(g.mean_abs_diff, kVitSteps);
+  const auto model = exporter::read_tflite(bytes.data(), bytes.size());
+  const auto ops = exporter::op_histogram(*model);
+  EXPECT_EQ(ops.at("MUL"), 1);  // normalization: x * (1 / s) + (-m / s) per channel
+  EXPECT_EQ(ops.at("MAX_POOL_2D"), 2);
+  EXPECT_EQ(ops.at("CONV_2D"), 3);  // two stem convs + the 1x1 projection
+
+  const std::string path = write_int8_file(bytes, "vit_convtok_int8_every_tensor");
+  const auto px = random_pixels(6, 16, 79).permute({0, 2, 3, 1}).contiguous();
+  const std::vector<float> in(px.data_ptr<float>(), px.data_ptr<float>() + px.numel());
+  const auto same = exporter::compare_every_tensor(path, in, exporter::RuntimeArithmetic::kLiteRt);
+  ASSERT_FALSE(same.empty());
+  for (const auto& d : same) EXPECT_EQ(d.differing, 0) << d.op_name << " " << d.tensor;
+}
+
 TEST(Int8Export, ResNetBothStemsRunInLiteRt) {
   for (const char* stem : {"cifar", "imagenet"}) {
     auto m = calibrated(tiny_resnet(stem), 41);
