@@ -2,8 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <map>
+#include <tuple>
+#include <vector>
 
 #include "common/error.h"
 #include "data/rng.h"
@@ -115,6 +119,25 @@ data::LoaderOptions loader_options(const PreparedData& d, const DataConfig& dc, 
   return o;
 }
 
+torch::Tensor class_interleaved_order(const torch::Tensor& labels) {
+  const auto l = labels.to(torch::kLong).contiguous();
+  const int64_t n = l.numel();
+  const int64_t* lp = l.data_ptr<int64_t>();
+  std::map<int64_t, int64_t> count, seen;
+  for (int64_t i = 0; i < n; ++i) ++count[lp[i]];
+  std::vector<std::tuple<double, int64_t, int64_t>> key;  // ((j + 0.5) / n_c, class, position)
+  key.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = lp[i];
+    key.emplace_back((static_cast<double>(seen[c]++) + 0.5) / static_cast<double>(count[c]), c, i);
+  }
+  std::sort(key.begin(), key.end());
+  std::vector<int64_t> order;
+  order.reserve(key.size());
+  for (const auto& k : key) order.push_back(std::get<2>(k));
+  return torch::tensor(order, torch::kLong);
+}
+
 std::pair<torch::Tensor, torch::Tensor> validation_pixels(const PreparedData& d,
                                                          const DataConfig& dc, int input_size) {
   auto lo = loader_options(d, dc, 256, input_size, false, {}, 0);
@@ -128,7 +151,9 @@ std::pair<torch::Tensor, torch::Tensor> validation_pixels(const PreparedData& d,
     labels.push_back(b->labels);
   }
   if (images.empty()) throw Error("the validation split of '" + dc.path + "' is empty");
-  return {torch::cat(images), torch::cat(labels)};
+  auto all_labels = torch::cat(labels);
+  const auto order = class_interleaved_order(all_labels);
+  return {torch::cat(images).index_select(0, order), all_labels.index_select(0, order)};
 }
 
 train::TrainResult run_stage(const PreparedData& d, const DataConfig& dc, const StageConfig& sc,

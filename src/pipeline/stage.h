@@ -57,8 +57,14 @@ data::LoaderOptions loader_options(const PreparedData& d, const DataConfig& dc, 
 // stored class by class, so the first 5,000 could be one or two classes).
 std::vector<int64_t> init_sample(const PreparedData& d, uint64_t seed);
 
-// The validation images as pixels in [0, 1]: {(N, 3, S, S) float32, (N,) int64}, in split
-// order, resized to `input_size` (what verification feeds both LibTorch and the .tflite).
+// Positions 0..N-1 of `labels` (N,) in the class-interleaved order described below.
+torch::Tensor class_interleaved_order(const torch::Tensor& labels);
+
+// The validation images as pixels in [0, 1]: {(N, 3, S, S) float32, (N,) int64}, resized to
+// `input_size` (what verification feeds both LibTorch and the .tflite), classes interleaved:
+// image j of the n_c images of class c (in split order) sorts by (j + 0.5) / n_c, so every
+// prefix holds each class in proportion to its count. Verification, the int8 report and its
+// LiteRT.js check take prefixes, and split order is class by class for image folders.
 std::pair<torch::Tensor, torch::Tensor> validation_pixels(const PreparedData& d,
                                                          const DataConfig& dc, int input_size);
 
