@@ -6,7 +6,8 @@ Usage: /usr/bin/python3 bench/bench_train.py MODEL BATCH THREADS WARMUP STEPS
 Prints one line: "<model> <images per second>". Models mirror src/models exactly:
 resnet18_cifar (torchvision resnet18, 3x3/1 stem, no max-pool, SGD), cnn_fast_cifar /
 cnn_fast_cifar_wide (whitening stem + 3 conv blocks, SGD), vit_micro_patch4_32 /
-vit_tiny_patch4_32 (timm-style pre-norm ViT, AdamW).
+vit_tiny_patch4_32 (timm-style pre-norm ViT, AdamW), vit_micro_convtok_32 (the same ViT on a
+convolutional tokenizer: conv3x3 + ReLU + 2x2 max pool at 32 and 64 channels, 1x1 projection).
 LAYOUT: nchw | nhwc (channels-last) | auto (nhwc for resnet18_cifar, nchw otherwise).
 MODE: train (the training step, default) | eval (forward under inference_mode in eval mode:
 a distillation teacher's cost per batch).
@@ -73,9 +74,14 @@ class Block(nn.Module):
 
 
 class ViT(nn.Module):
-    def __init__(self, img=32, patch=4, dim=128, depth=6, heads=4, mlp=256, classes=10):
+    def __init__(self, img=32, patch=4, dim=128, depth=6, heads=4, mlp=256, classes=10, stem=()):
         super().__init__()
-        self.proj = nn.Conv2d(3, dim, patch, patch)
+        layers, c = [], 3
+        for w in stem:
+            layers += [nn.Conv2d(c, w, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2)]
+            c, img = w, img // 2
+        self.stem = nn.Sequential(*layers)
+        self.proj = nn.Conv2d(c, dim, patch, patch)
         n = (img // patch) ** 2
         self.cls = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos = nn.Parameter(torch.randn(1, n + 1, dim) * 0.02)
@@ -84,7 +90,7 @@ class ViT(nn.Module):
         self.head = nn.Linear(dim, classes)
 
     def forward(self, x):
-        x = self.proj(x).flatten(2).transpose(1, 2)
+        x = self.proj(self.stem(x)).flatten(2).transpose(1, 2)
         x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
         for b in self.blocks:
             x = b(x)
@@ -109,6 +115,9 @@ def main():
                               nesterov=True, weight_decay=5e-4)
     elif name == "vit_micro_patch4_32":
         m = ViT()
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.05)
+    elif name == "vit_micro_convtok_32":
+        m = ViT(patch=1, stem=(32, 64))
         opt = torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.05)
     elif name == "vit_tiny_patch4_32":
         m = ViT(dim=192, depth=12, heads=3, mlp=768)

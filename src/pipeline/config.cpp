@@ -198,7 +198,7 @@ PipelineConfig parse_pipeline_config(const std::string& text, const std::string&
   c.teacher.train.lr = 0.1;
   c.teacher.train.weight_decay = 5e-4;
   c.teacher.train.channels_last = true;
-  c.student.model = "vit_micro_patch4_32";
+  c.student.model = "vit_micro_convtok_32";
   c.teacher.train.stage = "teacher";
   c.student.train.stage = "student";
   static const std::set<std::string> tables = {"run",    "data",  "teacher", "student",

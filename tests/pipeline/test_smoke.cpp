@@ -60,7 +60,7 @@ TEST(Pipeline, SmokePresetEndToEnd) {
     EXPECT_GE(width, 8u * 160u);
   }
   EXPECT_NE(log.find("teacher resnet18_cifar validation accuracy"), std::string::npos) << log;
-  EXPECT_NE(log.find("student vit_micro_patch4_32 validation accuracy"), std::string::npos) << log;
+  EXPECT_NE(log.find("student vit_micro_convtok_32 validation accuracy"), std::string::npos) << log;
 
   auto s = read_json(dir / "summary.json");
   EXPECT_EQ(s["student"]["val_images"], 200);
