@@ -119,23 +119,21 @@ data::LoaderOptions loader_options(const PreparedData& d, const DataConfig& dc, 
   return o;
 }
 
-torch::Tensor class_interleaved_order(const torch::Tensor& labels) {
-  const auto l = labels.to(torch::kLong).contiguous();
-  const int64_t n = l.numel();
-  const int64_t* lp = l.data_ptr<int64_t>();
-  std::map<int64_t, int64_t> count, seen;
-  for (int64_t i = 0; i < n; ++i) ++count[lp[i]];
-  std::vector<std::tuple<double, int64_t, int64_t>> key;  // ((j + 0.5) / n_c, class, position)
-  key.reserve(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t c = lp[i];
-    key.emplace_back((static_cast<double>(seen[c]++) + 0.5) / static_cast<double>(count[c]), c, i);
+std::vector<int64_t> class_interleaved_order(const std::vector<int32_t>& labels) {
+  std::map<int32_t, int64_t> count, seen;
+  for (int32_t c : labels) ++count[c];
+  std::vector<std::tuple<double, int32_t, int64_t>> key;  // ((j + 0.5) / n_c, class, position)
+  key.reserve(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const int32_t c = labels[i];
+    key.emplace_back((static_cast<double>(seen[c]++) + 0.5) / static_cast<double>(count[c]), c,
+                     static_cast<int64_t>(i));
   }
   std::sort(key.begin(), key.end());
   std::vector<int64_t> order;
   order.reserve(key.size());
   for (const auto& k : key) order.push_back(std::get<2>(k));
-  return torch::tensor(order, torch::kLong);
+  return order;
 }
 
 std::pair<torch::Tensor, torch::Tensor> validation_pixels(const PreparedData& d,
@@ -143,7 +141,12 @@ std::pair<torch::Tensor, torch::Tensor> validation_pixels(const PreparedData& d,
   auto lo = loader_options(d, dc, 256, input_size, false, {}, 0);
   lo.mean = {0.f, 0.f, 0.f};  // identity normalization: x / 255
   lo.std = {1.f, 1.f, 1.f};
-  data::BatchLoader val(d.dataset, d.val, lo);
+  std::vector<int32_t> val_labels;
+  for (int64_t i : d.val) val_labels.push_back(d.dataset.labels[static_cast<std::size_t>(i)]);
+  std::vector<int64_t> interleaved;
+  for (int64_t k : class_interleaved_order(val_labels))
+    interleaved.push_back(d.val[static_cast<std::size_t>(k)]);
+  data::BatchLoader val(d.dataset, interleaved, lo);  // not shuffled: keeps this order
   val.start_epoch(0);
   std::vector<torch::Tensor> images, labels;
   while (auto b = val.next()) {
@@ -151,9 +154,7 @@ std::pair<torch::Tensor, torch::Tensor> validation_pixels(const PreparedData& d,
     labels.push_back(b->labels);
   }
   if (images.empty()) throw Error("the validation split of '" + dc.path + "' is empty");
-  auto all_labels = torch::cat(labels);
-  const auto order = class_interleaved_order(all_labels);
-  return {torch::cat(images).index_select(0, order), all_labels.index_select(0, order)};
+  return {torch::cat(images), torch::cat(labels)};
 }
 
 train::TrainResult run_stage(const PreparedData& d, const DataConfig& dc, const StageConfig& sc,

@@ -57,8 +57,8 @@ data::LoaderOptions loader_options(const PreparedData& d, const DataConfig& dc, 
 // stored class by class, so the first 5,000 could be one or two classes).
 std::vector<int64_t> init_sample(const PreparedData& d, uint64_t seed);
 
-// Positions 0..N-1 of `labels` (N,) in the class-interleaved order described below.
-torch::Tensor class_interleaved_order(const torch::Tensor& labels);
+// Positions 0..N-1 of `labels` in the class-interleaved order described below.
+std::vector<int64_t> class_interleaved_order(const std::vector<int32_t>& labels);
 
 // The validation images as pixels in [0, 1]: {(N, 3, S, S) float32, (N,) int64}, resized to
 // `input_size` (what verification feeds both LibTorch and the .tflite), classes interleaved:
