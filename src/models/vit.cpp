@@ -85,7 +85,9 @@ torch::Tensor VitBlockImpl::forward(torch::Tensor x) {
 
 VitPatchEmbedImpl::VitPatchEmbedImpl(int in_chans, int dim, int patch,
                                      const std::vector<int>& stem_channels) {
-  stem = register_module("stem", torch::nn::ModuleList());
+  // Registered only with a tokenizer: a patch ViT's module tree (and so its checkpoints)
+  // stays exactly timm's, and checkpoints written before the tokenizer existed still load.
+  if (!stem_channels.empty()) stem = register_module("stem", torch::nn::ModuleList());
   int c = in_chans;
   for (int w : stem_channels) {
     torch::nn::Conv2d conv(torch::nn::Conv2dOptions(c, w, 3).padding(1));
@@ -99,8 +101,9 @@ VitPatchEmbedImpl::VitPatchEmbedImpl(int in_chans, int dim, int patch,
 }
 
 torch::Tensor VitPatchEmbedImpl::forward(torch::Tensor x) {
-  for (const auto& conv : *stem)
-    x = torch::max_pool2d(torch::relu(conv->as<torch::nn::Conv2d>()->forward(x)), 2, 2);
+  if (stem)
+    for (const auto& conv : *stem)
+      x = torch::max_pool2d(torch::relu(conv->as<torch::nn::Conv2d>()->forward(x)), 2, 2);
   return proj(x).flatten(2).transpose(1, 2);  // (B, D, g, g) -> (B, g*g, D)
 }
 

@@ -50,7 +50,7 @@ class VitPatchEmbedImpl : public torch::nn::Module {
   VitPatchEmbedImpl(int in_chans, int dim, int patch, const std::vector<int>& stem_channels = {});
   // x: (B, C, S, S) -> (B, (S / (2^n p))^2, D), patches in row-major order
   torch::Tensor forward(torch::Tensor x);
-  torch::nn::ModuleList stem{nullptr};  // Conv2d layers; empty without a tokenizer
+  torch::nn::ModuleList stem{nullptr};  // Conv2d layers; null without a tokenizer
   torch::nn::Conv2d proj{nullptr};
 };
 TORCH_MODULE(VitPatchEmbed);

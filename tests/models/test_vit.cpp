@@ -84,6 +84,20 @@ TEST(Vit, ParameterNamesAreTimms) {
   EXPECT_EQ(pe.sizes(), (std::vector<int64_t>{1, 197, 192}));
 }
 
+// Without a tokenizer the patch embedding holds `proj` and nothing else, as timm's PatchEmbed
+// and as every checkpoint written before the tokenizer existed: LibTorch's loader needs every
+// registered submodule, even an empty one, in the file ("No such serialized submodule").
+TEST(Vit, PatchEmbeddingWithoutTokenizerHasOnlyProj) {
+  models::VitPatchEmbed pe(3, 8, 4);
+  std::vector<std::string> children;
+  for (const auto& c : pe->named_children()) children.push_back(c.key());
+  EXPECT_EQ(children, (std::vector<std::string>{"proj"}));
+  models::VitPatchEmbed tok(3, 8, 1, std::vector<int>{4});
+  children.clear();
+  for (const auto& c : tok->named_children()) children.push_back(c.key());
+  EXPECT_EQ(children, (std::vector<std::string>{"stem", "proj"}));
+}
+
 // Patch order: token k (after the class token) covers the k-th patch in row-major order.
 TEST(Vit, PatchEmbeddingIsRowMajorConv) {
   torch::manual_seed(3);
