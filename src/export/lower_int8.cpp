@@ -227,6 +227,11 @@ int QEmitter::add(int a, int b, const std::string& name, Activation act_) {
 int QEmitter::sub(int a, int b, const std::string& name) {
   return binary(Op::SUB, a, b, name, options(tfl::SubOptionsT{}));
 }
+int QEmitter::normalize(int x, const torch::Tensor& scale, const torch::Tensor& shift) {
+  x = mul(x, constant("normalize.scale", scale), "normalize.scaled");
+  return add(x, constant("normalize.shift", shift), "normalize");
+}
+
 int QEmitter::mul(int a, int b, const std::string& name) {
   return binary(Op::MUL, a, b, name, options(tfl::MulOptionsT{}));
 }

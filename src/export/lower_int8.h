@@ -47,6 +47,9 @@ class QEmitter {
              const std::string& name, Activation act = Activation::kNone);
   int max_pool(int x, int k, int stride, int pad, const std::string& name);  // x >= 0 (ReLU)
   int pad(int x, const std::vector<std::pair<int, int>>& paddings, const std::string& name);
+  // (x - m) / s per channel (last axis) as MUL(scale = 1/s) "normalize.scaled" + ADD(shift =
+  // -m/s) "normalize": for a first conv that zero-pads the normalized image, so cannot fold it.
+  int normalize(int x, const torch::Tensor& scale, const torch::Tensor& shift);
 
   int add(int a, int b, const std::string& name, Activation act = Activation::kNone);
   int sub(int a, int b, const std::string& name);

@@ -49,8 +49,7 @@ std::pair<int, int> lower_resnet_int8(QEmitter& e, const models::ResNetConfig& c
               : e.quantize(image, "image.int8", tfl::TensorType::INT8, pixel_param());
   if (!mean.empty()) {  // (x - m) / s = x * (1/s) + (-m/s), per channel (last axis)
     auto m = torch::tensor(mean), s = torch::tensor(std);
-    x = e.mul(x, e.constant("normalize.scale", 1.0f / s), "normalize.scaled");
-    x = e.add(x, e.constant("normalize.shift", -m / s), "normalize");
+    x = e.normalize(x, 1.0f / s, -m / s);
   }
   auto conv = [&](int in, const std::string& name, int stride, int pad, Activation act) {
     return e.conv2d(in, f(name + ".weight"), f(name + ".bias"), stride, {pad, pad}, name, act);

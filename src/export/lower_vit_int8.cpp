@@ -147,10 +147,8 @@ std::pair<int, int> lower_vit_int8(QEmitter& e, const models::VitConfig& c, cons
                      ? image
                      : e.quantize(image, "image.int8", tfl::TensorType::INT8, pixel_param());
   int x = x0;
-  if (F.count("normalize.scale")) {  // convolutional tokenizer only (fold_vit_int8)
-    x = e.mul(x, e.constant("normalize.scale", f("normalize.scale")), "normalize.scaled");
-    x = e.add(x, e.constant("normalize.shift", f("normalize.shift")), "normalize");
-  }
+  if (F.count("normalize.scale"))  // convolutional tokenizer only (fold_vit_int8)
+    x = e.normalize(x, f("normalize.scale"), f("normalize.shift"));
   for (std::size_t j = 0; j < c.stem_channels.size(); ++j) {  // (1, S_j, S_j, c_j), ReLU, pool
     const std::string n = "patch_embed.stem." + std::to_string(j);
     x = e.conv2d(x, f(n + ".weight"), f(n + ".bias"), 1, {1, 1}, n, Activation::kRelu);

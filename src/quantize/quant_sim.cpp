@@ -69,6 +69,14 @@ torch::Tensor QuantSim::bias(const std::string& name, const std::string& input) 
   return ste ? straight_through(b, q) : q;
 }
 
+torch::Tensor QuantSim::normalize(const torch::Tensor& x, torch::Tensor scale,
+                                  torch::Tensor shift) {
+  scale = qconst("normalize.scale", scale, exporter::const_params(scale));
+  shift = qconst("normalize.shift", shift, exporter::const_params(shift));
+  return qp("normalize", qp("normalize.scaled", x * scale.view({1, -1, 1, 1})) +
+                             shift.view({1, -1, 1, 1}));
+}
+
 torch::Tensor QuantSim::linear(const torch::Tensor& x, const std::string& name,
                                const std::string& input) {
   return F::linear(x, weight(name), bias(name, input));
@@ -197,11 +205,7 @@ class VitSim : public QuantSim {
     auto x = qfixed("image", pixels, exporter::pixel_param());
     std::string in = "image";
     if (F_.count("normalize.scale")) {  // convolutional tokenizer: (x - m) / s as MUL + ADD
-      auto sc = F_.at("normalize.scale"), sh = F_.at("normalize.shift");
-      sc = qconst("normalize.scale", sc, exporter::const_params(sc));
-      sh = qconst("normalize.shift", sh, exporter::const_params(sh));
-      x = qp("normalize.scaled", x * sc.view({1, -1, 1, 1}));
-      x = qp("normalize", x + sh.view({1, -1, 1, 1}));
+      x = normalize(x, F_.at("normalize.scale"), F_.at("normalize.shift"));
       in = "normalize";
     }
     for (std::size_t j = 0; j < c.stem_channels.size(); ++j) {  // conv 3x3 + ReLU, 2x2 pool
@@ -280,11 +284,7 @@ class ResNetSim : public QuantSim {
     std::string in = "image";
     if (!mean_.empty()) {
       auto m = torch::tensor(mean_), s = torch::tensor(std_);
-      auto sc = 1.0f / s, sh = -m / s;
-      sc = qconst("normalize.scale", sc, exporter::const_params(sc));
-      sh = qconst("normalize.shift", sh, exporter::const_params(sh));
-      x = qp("normalize.scaled", x * sc.view({1, -1, 1, 1}));
-      x = qp("normalize", x + sh.view({1, -1, 1, 1}));
+      x = normalize(x, 1.0f / s, -m / s);
       in = "normalize";
     }
     if (c.stem == "imagenet") {

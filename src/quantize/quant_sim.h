@@ -75,6 +75,9 @@ class QuantSim {
   torch::Tensor bias(const std::string& name, const std::string& input);
   torch::Tensor linear(const torch::Tensor& x, const std::string& name, const std::string& input);
   bool quant_on(const std::string& name) const;
+  // (x - m) / s as the int8 graphs run it: "normalize.scaled" = x * scale, "normalize" =
+  // + shift, per channel of NCHW x (scale = 1/s, shift = -m/s, int8 constants).
+  torch::Tensor normalize(const torch::Tensor& x, torch::Tensor scale, torch::Tensor shift);
 
   models::ModelConfig config_;
   exporter::ParamMap F_;
